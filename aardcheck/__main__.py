@@ -1,0 +1,3 @@
+from aardcheck.cli import main
+
+main()

@@ -1,0 +1,39 @@
+"""One module per kind of finding. Each is pure: ``check(facts) -> Iterator[Finding]``,
+with ``KINDS`` it may yield and a docstring that is the user documentation of those kinds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from types import ModuleType
+
+from aardcheck.checks import (
+    dns_answers,
+    duplicates,
+    file_health,
+    header,
+    missing,
+    orphans,
+    stale_entries,
+    unchecked,
+)
+from aardcheck.checks.facts import Facts
+from aardcheck.models import Finding, Kind
+
+CheckFn = Callable[[Facts], Iterator[Finding]]
+
+MODULES: tuple[ModuleType, ...] = (
+    file_health,
+    orphans,
+    header,
+    stale_entries,
+    duplicates,
+    missing,
+    dns_answers,
+    unchecked,
+)
+
+
+def registry() -> dict[Kind, ModuleType]:
+    """Finding kind -> the module that detects (and documents) it."""
+    return {kind: mod for mod in MODULES for kind in mod.KINDS}

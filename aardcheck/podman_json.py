@@ -1,0 +1,126 @@
+"""Turn podman REST API JSON into the model. Pure: literal JSON in, frozen dataclasses out.
+
+Kept apart from the API client so fixtures of real podman output can drive the checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
+from typing import Any
+
+from aardcheck.models import Attachment, Container, IPAddress, Network, Subnet
+
+
+def _ip(text: object) -> IPAddress | None:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return ip_address(text)
+    except ValueError:
+        return None
+
+
+def _attachment(name: str, settings: Mapping[str, Any], short_id: str) -> Attachment:
+    v4 = _ip(settings.get("IPAddress"))
+    v6 = _ip(settings.get("GlobalIPv6Address"))
+    # podman lists the short id among the aliases; it is not a user alias, keep it out.
+    aliases = tuple(
+        a for a in (settings.get("Aliases") or ()) if isinstance(a, str) and a and a != short_id
+    )
+    return Attachment(
+        network=name,
+        ipv4=(v4,) if isinstance(v4, IPv4Address) else (),
+        ipv6=(v6,) if isinstance(v6, IPv6Address) else (),
+        aliases=aliases,
+        mac=str(settings.get("MacAddress") or ""),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LibpodDetail:
+    """What only the libpod listing has: the pid (for probes) and pod membership."""
+
+    pid: int = 0
+    pod: str = ""
+    is_infra: bool = False
+
+
+def containers_from_compat(
+    listing: Iterable[Mapping[str, Any]], details: Mapping[str, LibpodDetail] | None = None
+) -> tuple[Container, ...]:
+    """Containers from the Docker-compatible ``GET /containers/json?all=true`` listing.
+
+    That endpoint is the one listing that carries per-network addresses and aliases;
+    ``details`` (from the libpod listing) adds pids and pods.
+    """
+    containers = []
+    for item in listing:
+        cid = str(item.get("Id", "")).lower()
+        if not cid:
+            continue
+        names = item.get("Names") or [""]
+        name = str(names[0]).lstrip("/")
+        networks = (item.get("NetworkSettings") or {}).get("Networks") or {}
+        atts = tuple(
+            _attachment(str(net), settings or {}, cid[:12])
+            for net, settings in sorted(networks.items())
+        )
+        detail = (details or {}).get(cid, LibpodDetail())
+        pid = detail.pid
+        containers.append(
+            Container(
+                id=cid,
+                name=name,
+                state=str(item.get("State", "")).lower(),
+                attachments=atts,
+                pid=pid,
+                # The pid's netns is the container's; the probe re-checks the pid's identity.
+                sandbox_key=f"/proc/{pid}/ns/net" if pid > 0 else "",
+                pod=detail.pod,
+                is_infra=detail.is_infra,
+            )
+        )
+    return tuple(containers)
+
+
+def details_from_libpod(listing: Iterable[Mapping[str, Any]]) -> dict[str, LibpodDetail]:
+    """id -> pid and pod membership, from ``GET /libpod/containers/json``."""
+    details = {}
+    for item in listing:
+        pid = item.get("Pid")
+        details[str(item.get("Id", "")).lower()] = LibpodDetail(
+            pid=pid if isinstance(pid, int) and pid > 0 else 0,
+            pod=str(item.get("Pod") or ""),
+            is_infra=bool(item.get("IsInfra", False)),
+        )
+    return details
+
+
+def network_from_libpod(item: Mapping[str, Any]) -> Network:
+    subnets = []
+    for s in item.get("subnets") or ():
+        try:
+            net = ip_network(str(s.get("subnet")), strict=False)
+        except ValueError:
+            continue
+        subnets.append(Subnet(subnet=net, gateway=_ip(s.get("gateway"))))
+    labels = item.get("labels") or {}
+    return Network(
+        name=str(item.get("name", "")),
+        # The podman package's Network.id is sha256(name) (it looks for "Id"): read "id".
+        id=str(item.get("id", "")),
+        driver=str(item.get("driver", "")),
+        interface=str(item.get("network_interface", "")),
+        subnets=tuple(subnets),
+        ipv6_enabled=bool(item.get("ipv6_enabled", False)),
+        internal=bool(item.get("internal", False)),
+        dns_enabled=bool(item.get("dns_enabled", False)),
+        labels=tuple(sorted((str(k), str(v)) for k, v in labels.items())),
+        definition=dict(item),
+    )
+
+
+def networks_from_libpod(listing: Iterable[Mapping[str, Any]]) -> tuple[Network, ...]:
+    return tuple(network_from_libpod(item) for item in listing)

@@ -1,0 +1,81 @@
+"""Which names to ask on which network, from where. Pure: Snapshot in, plan out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aardcheck.checks.facts import Facts
+from aardcheck.models import Container, IPAddress, ProbeSkipped, Snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedProbe:
+    network: str
+    server: IPAddress
+    netns_path: str
+    member: str
+    names: tuple[str, ...]
+    rdtypes: tuple[str, ...]
+
+
+def _member(facts: Facts, network: str, family: int) -> Container | None:
+    for c in sorted(facts.snapshot.podman.containers, key=lambda c: c.name):
+        att = c.attachment(network)
+        if (
+            att is not None
+            and c.running
+            and c.owns_network
+            and c.sandbox_key
+            and any(a.version == family for a in att.addresses)
+        ):
+            return c
+    return None
+
+
+def _server(facts: Facts, network: str) -> IPAddress | None:
+    """aardvark listens on the header's addresses; fall back on podman's gateways."""
+    gateways: list[IPAddress] = []
+    for f in facts.files.get(network, []):
+        if f.header:
+            gateways.extend(f.header.gateways)
+    net = facts.networks.get(network)
+    if net:
+        gateways.extend(net.gateways)
+    v4 = [g for g in gateways if g.version == 4]
+    return v4[0] if v4 else (gateways[0] if gateways else None)
+
+
+def plan_probes(snapshot: Snapshot) -> tuple[tuple[PlannedProbe, ...], tuple[ProbeSkipped, ...]]:
+    facts = Facts.of(snapshot)
+    planned: list[PlannedProbe] = []
+    skipped: list[ProbeSkipped] = []
+    for net in facts.dns_networks():
+        names = set(facts.live_names(net.name))
+        names |= {n for f in facts.files.get(net.name, []) for e in f.entries for n in e.names}
+        names.discard("")
+        if not names:
+            continue
+        server = _server(facts, net.name)
+        if server is None:
+            skipped.append(ProbeSkipped(net.name, "the network has no gateway address to ask"))
+            continue
+        member = _member(facts, net.name, server.version)
+        if member is None:
+            skipped.append(
+                ProbeSkipped(net.name, "no running container on the network to ask from")
+            )
+            continue
+        has_v6 = any(s.subnet.version == 6 for s in net.subnets) or any(
+            e.ipv6 for f in facts.files.get(net.name, []) for e in f.entries
+        )
+        planned.append(
+            PlannedProbe(
+                network=net.name,
+                server=server,
+                netns_path=member.sandbox_key,
+                member=member.name,
+                names=tuple(sorted(names)),
+                rdtypes=("A", "AAAA") if has_v6 else ("A",),
+            )
+        )
+    return tuple(planned), tuple(skipped)

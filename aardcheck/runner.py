@@ -1,0 +1,147 @@
+"""gather -> analyse -> result. Shared by every command and the watcher.
+
+The only module that wires sources to the pure core; it owns no policy of its own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from aardcheck.analysis import analyse, liveness_requests
+from aardcheck.errors import EnvironmentUnavailable, UsageError
+from aardcheck.models import (
+    LATEST_AARDVARK,
+    AardvarkVersion,
+    AddressLiveness,
+    CheckContext,
+    CheckResult,
+    Kind,
+    RunDir,
+    Snapshot,
+)
+from aardcheck.probe_plan import plan_probes
+from aardcheck.sources import discovery
+from aardcheck.sources.aardvark_files import installed_aardvark_version, read_dns_directory
+from aardcheck.sources.podman_api import HostInfo, PodmanSession, connect
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOptions:
+    networks: frozenset[str] = frozenset()
+    probe: bool = True
+    probe_count: int = 3
+    probe_timeout: float = 1.0
+    liveness_timeout: float = 1.5
+    run_dir: Path | None = None
+    url: str | None = None
+    aardvark_version: AardvarkVersion | None = None
+    ignore: tuple[Kind, ...] = field(default=())
+
+
+def resolve_run_dir(options: CheckOptions, info: HostInfo) -> RunDir:
+    if options.run_dir is not None:
+        return discovery.run_dir_override(options.run_dir)
+    return discovery.run_dir_for(rootless=info.rootless, run_root=info.run_root, uid=info.uid)
+
+
+def _rootless_uid(info: HostInfo) -> int | None:
+    """Entering a rootless network needs the user namespace unless we are root."""
+    return info.uid if info.rootless and info.uid != 0 else None
+
+
+def _liveness(snapshot: Snapshot, info: HostInfo, timeout: float) -> tuple[AddressLiveness, ...]:
+    from aardcheck.sources.liveness import check_liveness
+
+    seen: list[AddressLiveness] = []
+    for req in liveness_requests(snapshot):
+        seen.extend(
+            check_liveness(
+                req.network,
+                req.interface,
+                req.addresses,
+                rootless_uid=_rootless_uid(info),
+                timeout=timeout,
+            )
+        )
+    return tuple(seen)
+
+
+def _probe(snapshot: Snapshot, info: HostInfo, options: CheckOptions) -> Snapshot:
+    from aardcheck.sources.probe import ProbeTarget, probe_networks
+
+    planned, skipped = plan_probes(snapshot)
+    targets = [
+        ProbeTarget(
+            network=p.network,
+            server=p.server,
+            netns_path=p.netns_path,
+            names=p.names,
+            rootless_uid=_rootless_uid(info),
+            rdtypes=p.rdtypes,
+        )
+        for p in planned
+    ]
+    answers, failed = (
+        probe_networks(targets, count=options.probe_count, timeout=options.probe_timeout)
+        if targets
+        else ((), ())
+    )
+    return replace(snapshot, probes=tuple(answers), probe_skipped=(*skipped, *failed), probed=True)
+
+
+def _check_selection(snapshot: Snapshot, wanted: Sequence[str]) -> None:
+    known = {f.network for f in snapshot.directory.files}
+    known |= {n.name for n in snapshot.podman.networks}
+    unknown = sorted(set(wanted) - known)
+    if unknown:
+        raise UsageError(
+            f"no network named {', '.join(unknown)} (neither in podman nor in "
+            f"{snapshot.directory.run_dir.dns_dir})"
+        )
+
+
+def gather(session: PodmanSession, options: CheckOptions) -> tuple[Snapshot, HostInfo, RunDir]:
+    info = session.host_info()
+    if info.network_backend and info.network_backend != "netavark":
+        raise EnvironmentUnavailable(
+            f"podman uses the {info.network_backend} network backend: there is no aardvark-dns "
+            "to check (aardcheck needs netavark)"
+        )
+    run_dir = resolve_run_dir(options, info)
+    version = options.aardvark_version or installed_aardvark_version() or LATEST_AARDVARK
+    directory = read_dns_directory(run_dir, version)
+    state = session.state()
+    snapshot = Snapshot(
+        directory=directory, podman=state, aardvark_version=version, selected=options.networks
+    )
+    _check_selection(snapshot, sorted(options.networks))
+    snapshot = replace(snapshot, liveness=_liveness(snapshot, info, options.liveness_timeout))
+    if options.probe:
+        snapshot = _probe(snapshot, info, options)
+    return snapshot, info, run_dir
+
+
+def check_with(session: PodmanSession, options: CheckOptions) -> CheckResult:
+    started = time.monotonic()
+    snapshot, info, run_dir = gather(session, options)
+    findings = analyse(snapshot, ignore=options.ignore)
+    return CheckResult(
+        snapshot=snapshot,
+        findings=findings,
+        context=CheckContext(
+            run_dir=str(run_dir.path),
+            scope=str(run_dir.scope),
+            podman_version=info.podman_version,
+            api_url=session.url,
+            private_api=session.private,
+        ),
+        duration_s=time.monotonic() - started,
+    )
+
+
+def run_check(options: CheckOptions) -> CheckResult:
+    with connect(options.url) as session:
+        return check_with(session, options)

@@ -1,0 +1,204 @@
+"""Podman's REST API, through the ``podman`` package: the source of truth for what runs.
+
+Finds the socket as podman itself would for root and rootless users; when nothing listens
+there, starts a private ``podman system service`` on a temporary socket for this run only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aardcheck.errors import EnvironmentUnavailable
+from aardcheck.models import PodmanState
+from aardcheck.podman_json import containers_from_compat, details_from_libpod, networks_from_libpod
+
+#: How long a private API service may take to come up (podman cold start ~0.3 s here).
+SERVICE_START_TIMEOUT = 15.0
+#: The private service exits by itself after this much idle time, even if we are killed.
+SERVICE_IDLE_EXIT = 120
+
+
+@dataclass(frozen=True, slots=True)
+class HostInfo:
+    podman_version: str
+    rootless: bool
+    run_root: Path
+    network_backend: str
+    uid: int
+
+
+def default_socket_url() -> str:
+    """Where podman's API listens by default for this user (podman-py guesses wrong for root)."""
+    if env := os.environ.get("CONTAINER_HOST"):
+        return env
+    if os.geteuid() == 0:
+        return "unix:///run/podman/podman.sock"
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.geteuid()}"
+    return f"unix://{runtime_dir}/podman/podman.sock"
+
+
+def _socket_path(url: str) -> Path | None:
+    prefix = "unix://"
+    return Path(url[len(prefix) :]) if url.startswith(prefix) else None
+
+
+class PodmanSession:
+    """One connection to the API; counts requests so benchmarks can show the call pattern."""
+
+    def __init__(self, url: str, *, timeout: float, private: bool) -> None:
+        from podman import PodmanClient  # heavy import (~200 ms): only when podman is needed
+
+        self.url = url
+        self.private = private
+        self.requests = 0
+        self._lock = threading.Lock()
+        self.client = PodmanClient(base_url=url, timeout=timeout)
+        self.client.api.hooks["response"].append(self._count)
+
+    def _count(self, response: Any, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            self.requests += 1
+        return response
+
+    def _get_json(self, path: str, *, compatible: bool = False, **params: Any) -> Any:
+        from podman.errors import APIError
+
+        try:
+            response = self.client.api.get(path, params=params or None, compatible=compatible)
+            response.raise_for_status()
+            return response.json()
+        except (APIError, OSError, ValueError) as exc:
+            raise EnvironmentUnavailable(f"podman API at {self.url}: {path} failed: {exc}") from exc
+        except Exception as exc:  # requests' own errors are not OSError subclasses in every case
+            raise EnvironmentUnavailable(f"podman API at {self.url}: {path} failed: {exc}") from exc
+
+    def ping(self) -> bool:
+        try:
+            response = self.client.api.get("/_ping", timeout=3)
+        except Exception:  # any failure means "not usable here"; the caller says what to do
+            return False
+        return bool(response.ok)
+
+    def host_info(self) -> HostInfo:
+        info = self._get_json("/info")
+        host, store = info.get("host", {}), info.get("store", {})
+        return HostInfo(
+            podman_version=str(info.get("version", {}).get("Version", "")),
+            rootless=bool(host.get("security", {}).get("rootless", os.geteuid() != 0)),
+            run_root=Path(str(store.get("runRoot", ""))),
+            network_backend=str(host.get("networkBackend", "")),
+            uid=os.geteuid(),
+        )
+
+    def state(self) -> PodmanState:
+        """Every container and network in three list calls, never one per object.
+
+        Two container listings because neither alone has both the per-network addresses
+        (Docker-compatible endpoint) and the pid and pod membership (libpod endpoint).
+        """
+        listing = self._get_json("/containers/json", compatible=True, all="true")
+        details = details_from_libpod(self._get_json("/containers/json", all="true"))
+        networks = self._get_json("/networks/json")
+        return PodmanState(
+            containers=containers_from_compat(listing, details),
+            networks=networks_from_libpod(networks),
+            api_requests=self.requests,
+        )
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.client.close()
+
+
+def _start_private_service(timeout: float) -> tuple[subprocess.Popen[bytes], str, Path]:
+    podman = shutil.which("podman")
+    if podman is None:
+        raise EnvironmentUnavailable("podman is not installed (no `podman` on PATH)")
+    tmp = Path(tempfile.mkdtemp(prefix="aardcheck-api-"))
+    sock = tmp / "podman.sock"
+    url = f"unix://{sock}"
+    proc = subprocess.Popen(
+        [podman, "system", "service", f"--time={SERVICE_IDLE_EXIT}", url],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # a Ctrl-C at the terminal must not kill it before we clean up
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if sock.exists():
+            return proc, url, tmp
+        if proc.poll() is not None:
+            err = (proc.stderr.read() if proc.stderr else b"").decode(errors="replace").strip()
+            shutil.rmtree(tmp, ignore_errors=True)
+            last = err.splitlines()[-1] if err else f"exit code {proc.returncode}"
+            raise EnvironmentUnavailable(f"could not start `podman system service`: {last}")
+        time.sleep(0.02)
+    _stop_private_service(proc, tmp)
+    raise EnvironmentUnavailable(f"`podman system service` did not listen within {timeout:.0f} s")
+
+
+def _stop_private_service(proc: subprocess.Popen[bytes], tmp: Path) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+    if proc.stderr:
+        proc.stderr.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def connect(url: str | None = None, *, timeout: float = 30.0) -> Iterator[PodmanSession]:
+    """A live API session. With no ``url``, the default socket or else a private service.
+
+    An explicit ``url`` that does not answer is an error (the user asked for that one).
+    """
+    target = url or default_socket_url()
+    session = PodmanSession(target, timeout=timeout, private=False)
+    if session.ping():
+        try:
+            yield session
+        finally:
+            session.close()
+        return
+    session.close()
+    sock = _socket_path(target)
+    if url is not None:
+        raise EnvironmentUnavailable(f"podman API does not answer at {url}")
+    if sock is None:
+        raise EnvironmentUnavailable(f"podman API does not answer at {target} (CONTAINER_HOST)")
+    proc, private_url, tmp = _start_private_service(SERVICE_START_TIMEOUT)
+    try:
+        session = PodmanSession(private_url, timeout=timeout, private=True)
+        if not _wait_ping(session, SERVICE_START_TIMEOUT):
+            raise EnvironmentUnavailable(f"private podman API at {private_url} does not answer")
+        try:
+            yield session
+        finally:
+            session.close()
+    finally:
+        _stop_private_service(proc, tmp)
+
+
+def _wait_ping(session: PodmanSession, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if session.ping():
+            return True
+        time.sleep(0.05)
+    return False
