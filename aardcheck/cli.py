@@ -8,13 +8,23 @@ from __future__ import annotations
 
 import enum
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 
-from aardcheck.errors import AardcheckError, ExitCode
+from aardcheck.cli_common import (
+    AardvarkVersionOpt,
+    FormatOpt,
+    NetworkOpt,
+    OutputFormat,
+    RunDirOpt,
+    UrlOpt,
+    fail,
+    guarded,
+    parse_version,
+)
+from aardcheck.errors import ExitCode
 
 app = typer.Typer(
     name="aardcheck",
@@ -26,70 +36,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-T = TypeVar("T")
-
-
-class OutputFormat(enum.StrEnum):
-    text = "text"
-    json = "json"
-
-
-NetworkOpt = Annotated[
-    list[str] | None,
-    typer.Option("--network", "-n", help="Only this network (repeatable). Default: all."),
-]
-FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-o", help="Report format on stdout.")]
-RunDirOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--run-dir",
-        help="netavark run directory (holding aardvark-dns/). Default: asked from podman.",
-    ),
-]
-UrlOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--url",
-        help="podman API URL, e.g. unix:///run/podman/podman.sock. Default: the usual "
-        "socket, else a private `podman system service` for this run.",
-    ),
-]
-AardvarkVersionOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--aardvark-version",
-        help="Judge files by this aardvark-dns release's grammar. Default: the installed one.",
-    ),
-]
-
-
-def fail(message: str, code: ExitCode) -> typer.Exit:
-    """Print the one-line error to stderr and return the Exit to raise."""
-    typer.echo(f"aardcheck: error: {message}", err=True)
-    return typer.Exit(int(code))
-
-
-def guarded(call: Callable[[], T]) -> T:
-    """Run a command body; domain errors become their documented exit code."""
-    try:
-        return call()
-    except AardcheckError as err:
-        raise fail(str(err), err.exit_code) from None
-    except KeyboardInterrupt:
-        raise fail("interrupted", ExitCode.ENVIRONMENT) from None
-
-
-def parse_version(text: str | None) -> object:
-    from aardcheck.models import AardvarkVersion
-
-    if text is None:
-        return None
-    try:
-        return AardvarkVersion.parse(text)
-    except ValueError as err:
-        raise fail(f"--aardvark-version: {err}", ExitCode.USAGE) from None
-
 
 @app.command()
 def check(
@@ -160,6 +106,93 @@ def lint(
     bad = any(not r.ok for r in results)
     sys.stdout.write(render_json(results) if output is OutputFormat.json else render_text(results))
     raise typer.Exit(int(ExitCode.FINDINGS if bad else ExitCode.CLEAN))
+
+
+class StrategyChoice(enum.StrEnum):
+    prune = "prune"
+    recreate = "recreate"
+
+
+@app.command()
+def fix(
+    network: NetworkOpt = None,
+    strategy: Annotated[
+        StrategyChoice,
+        typer.Option(
+            "--strategy",
+            help="prune: remove stale lines and orphan files under netavark's locks. "
+            "recreate: also re-create the selected networks (or those whose file cannot be "
+            "trusted) with every container, alias, address and MAC they had.",
+        ),
+    ] = StrategyChoice.prune,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the plan; change nothing.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
+    restart_consumers: Annotated[
+        bool,
+        typer.Option(
+            "--restart-consumers",
+            help="Also restart containers that may have cached a stale address (long TTL).",
+        ),
+    ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Complete or roll back an interrupted re-create."),
+    ] = False,
+    output: FormatOpt = OutputFormat.text,
+    no_probe: Annotated[
+        bool, typer.Option("--no-probe", help="Do not ask aardvark-dns (before or after).")
+    ] = False,
+    run_dir: RunDirOpt = None,
+    url: UrlOpt = None,
+) -> None:
+    """Repair stale mappings safely: plan, show, confirm, apply, verify."""
+    from aardcheck.repair.plan import Strategy
+    from aardcheck.report import fix_report
+    from aardcheck.runner import CheckOptions, FixOptions, run_fix
+
+    if resume:
+        from aardcheck.repair.recreate import resume_interrupted
+
+        code = guarded(lambda: resume_interrupted(url=url, output_json=output is OutputFormat.json))
+        raise typer.Exit(int(code))
+    nets = frozenset(network or ())
+    chosen = Strategy(strategy.value)
+    options = FixOptions(
+        check=CheckOptions(networks=nets, probe=not no_probe, run_dir=run_dir, url=url),
+        strategy=chosen,
+        recreate=nets if chosen is Strategy.RECREATE else frozenset(),
+        restart_consumers=restart_consumers,
+        dry_run=dry_run,
+    )
+    if not (yes or dry_run) and not sys.stdin.isatty():
+        raise fail(
+            "refusing to change anything without --yes (stdin is not a terminal); "
+            "use --dry-run to see the plan",
+            ExitCode.USAGE,
+        )
+
+    def confirm(plan: object) -> bool:
+        from aardcheck.repair.plan import RepairPlan
+
+        assert isinstance(plan, RepairPlan)
+        if yes:
+            return True
+        typer.echo(fix_report.plan_text(plan), err=True, nl=False)
+        return typer.confirm("apply this plan?", default=False, err=True)
+
+    recreate_hook = None
+    if chosen is Strategy.RECREATE:
+        from aardcheck.repair.recreate import recreate_network
+
+        recreate_hook = recreate_network
+    result = guarded(lambda: run_fix(options, confirm, recreate_hook))
+    for change in result.changes:
+        typer.echo(f"aardcheck: {fix_report.change_line(change)}", err=True)
+    render = fix_report.render_json if output is OutputFormat.json else fix_report.render_text
+    sys.stdout.write(render(result, dry_run))
+    raise typer.Exit(int(result.exit_code))
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ The only module that wires sources to the pure core; it owns no policy of its ow
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -23,9 +23,16 @@ from aardcheck.models import (
     Snapshot,
 )
 from aardcheck.probe_plan import plan_probes
+from aardcheck.repair.apply import HostAccess, apply_plan
+from aardcheck.repair.outcome import Change, FixResult
+from aardcheck.repair.locks import podman_lock_path
+from aardcheck.repair.plan import RecreateNetwork, RepairPlan, Strategy, build_plan
 from aardcheck.sources import discovery
 from aardcheck.sources.aardvark_files import installed_aardvark_version, read_dns_directory
 from aardcheck.sources.podman_api import HostInfo, PodmanSession, connect
+
+#: Re-creates one network through the session and returns the logged changes.
+RecreateHook = Callable[[PodmanSession, RecreateNetwork], list[Change]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,3 +152,70 @@ def check_with(session: PodmanSession, options: CheckOptions) -> CheckResult:
 def run_check(options: CheckOptions) -> CheckResult:
     with connect(options.url) as session:
         return check_with(session, options)
+
+
+# --------------------------------------------------------------------------- fix
+
+
+@dataclass(frozen=True, slots=True)
+class FixOptions:
+    check: CheckOptions
+    strategy: Strategy = Strategy.PRUNE
+    recreate: frozenset[str] = frozenset()
+    restart_consumers: bool = False
+    dry_run: bool = False
+    lock_timeout: float = 30.0
+    #: Verification re-probes while aardvark may still be reloading (bounded).
+    verify_attempts: int = 4
+    verify_pause: float = 0.5
+
+
+def _verify(session: PodmanSession, options: FixOptions, networks: frozenset[str]) -> CheckResult:
+    """Check the touched networks again; aardvark reloads asynchronously, so DNS answers
+    get a few bounded retries before a mismatch counts."""
+    verify_opts = replace(options.check, networks=networks)
+    result = check_with(session, verify_opts)
+    for _ in range(options.verify_attempts - 1):
+        if not any(f.kind in (Kind.DNS_MISMATCH, Kind.RESOLVER_DOWN) for f in result.findings):
+            break
+        time.sleep(options.verify_pause)
+        result = check_with(session, verify_opts)
+    return result
+
+
+def run_fix(
+    options: FixOptions,
+    confirm: Callable[[RepairPlan], bool],
+    recreate: RecreateHook | None = None,
+) -> FixResult:
+    """check -> plan -> (confirm) -> apply -> verify. ``confirm`` sees the whole plan."""
+    with connect(options.check.url) as session:
+        before = check_with(session, options.check)
+        plan = build_plan(
+            before.snapshot,
+            before.findings,
+            strategy=options.strategy,
+            recreate=options.recreate,
+            restart_consumers=options.restart_consumers,
+        )
+        if plan.empty or options.dry_run or not confirm(plan):
+            return FixResult(before, plan)
+        info = session.host_info()
+        access = HostAccess(
+            run_dir=before.snapshot.directory.run_dir,
+            version=before.snapshot.aardvark_version,
+            podman_lock=podman_lock_path(
+                rootless=info.rootless,
+                podman_version=info.podman_version,
+                graph_root=info.graph_root,
+            ),
+            fresh_state=session.state,
+            lock_timeout=options.lock_timeout,
+        )
+        hook = (lambda action: recreate(session, action)) if recreate is not None else None
+        changes = apply_plan(plan, access, hook)
+        touched = frozenset(plan.networks) & (
+            frozenset(before.checked_networks) | frozenset(plan.networks)
+        )
+        after = _verify(session, options, touched) if touched else None
+        return FixResult(before, plan, changes, after, applied=True)

@@ -36,6 +36,7 @@ class HostInfo:
     run_root: Path
     network_backend: str
     uid: int
+    graph_root: Path = Path()
 
 
 def default_socket_url() -> str:
@@ -99,6 +100,7 @@ class PodmanSession:
             run_root=Path(str(store.get("runRoot", ""))),
             network_backend=str(host.get("networkBackend", "")),
             uid=os.geteuid(),
+            graph_root=Path(str(store.get("graphRoot", ""))),
         )
 
     def state(self) -> PodmanState:

@@ -1,0 +1,75 @@
+"""Options, output formats and error handling shared by every command module."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from aardcheck.errors import AardcheckError, ExitCode
+
+T = TypeVar("T")
+
+
+class OutputFormat(enum.StrEnum):
+    text = "text"
+    json = "json"
+
+
+NetworkOpt = Annotated[
+    list[str] | None,
+    typer.Option("--network", "-n", help="Only this network (repeatable). Default: all."),
+]
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-o", help="Report format on stdout.")]
+RunDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--run-dir",
+        help="netavark run directory (holding aardvark-dns/). Default: asked from podman.",
+    ),
+]
+UrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        help="podman API URL, e.g. unix:///run/podman/podman.sock. Default: the usual "
+        "socket, else a private `podman system service` for this run.",
+    ),
+]
+AardvarkVersionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--aardvark-version",
+        help="Judge files by this aardvark-dns release's grammar. Default: the installed one.",
+    ),
+]
+
+
+def fail(message: str, code: ExitCode) -> typer.Exit:
+    """Print the one-line error to stderr and return the Exit to raise."""
+    typer.echo(f"aardcheck: error: {message}", err=True)
+    return typer.Exit(int(code))
+
+
+def guarded(call: Callable[[], T]) -> T:
+    """Run a command body; domain errors become their documented exit code."""
+    try:
+        return call()
+    except AardcheckError as err:
+        raise fail(str(err), err.exit_code) from None
+    except KeyboardInterrupt:
+        raise fail("interrupted", ExitCode.ENVIRONMENT) from None
+
+
+def parse_version(text: str | None) -> object:
+    from aardcheck.models import AardvarkVersion
+
+    if text is None:
+        return None
+    try:
+        return AardvarkVersion.parse(text)
+    except ValueError as err:
+        raise fail(f"--aardvark-version: {err}", ExitCode.USAGE) from None

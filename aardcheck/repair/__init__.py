@@ -1,0 +1,1 @@
+"""Repairs: ``plan`` is pure; ``locks``, ``files``, ``resolver`` and ``prune`` touch the host."""

@@ -1,0 +1,81 @@
+"""The two locks netavark's writers respect, taken in their order, with bounded waits.
+
+podman holds an fcntl (POSIX) write lock on its ``netavark.lock`` around every netavark
+call, and netavark's setup holds ``flock`` on ``RUNDIR/aardvark.lock`` while appending.
+Taking podman's first, then aardvark's, is the order podman+netavark use: no deadlock.
+(netavark's teardown takes no lock at all; podman's lock is what keeps it out.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from aardcheck.errors import AardcheckError, ExitCode
+
+
+class LockTimeout(AardcheckError):
+    exit_code = ExitCode.BUSY
+
+
+def podman_lock_path(*, rootless: bool, podman_version: str, graph_root: Path) -> Path:
+    """Where this podman keeps its netavark lock (it moved in podman 4.4)."""
+    if rootless:
+        return graph_root / "networks" / "netavark.lock"
+    major_minor = tuple(int(p) for p in (podman_version.split(".") + ["0", "0"])[:2] if p.isdigit())
+    if len(major_minor) == 2 and major_minor < (4, 4):
+        return Path("/etc/containers/networks/netavark.lock")
+    return Path("/run/lock/netavark.lock")
+
+
+def _acquire(fd: int, take: Callable[[int], None], what: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            take(fd)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise LockTimeout(
+                    f"{what} stayed locked for {timeout:.0f} s (podman, netavark or another "
+                    "aardcheck is busy); try again"
+                ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+
+@contextlib.contextmanager
+def _locked(path: Path, take: Callable[[int], None], timeout: float) -> Iterator[None]:
+    # O_NOFOLLOW: a lock file replaced by a symlink must not redirect our open().
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o644)
+    except OSError as err:
+        raise AardcheckError(f"cannot open lock {path}: {err.strerror}") from err
+    try:
+        _acquire(fd, take, path, timeout)
+        yield
+    finally:
+        os.close(fd)  # closing releases both kinds of lock
+
+
+def _posix_write_lock(fd: int) -> None:
+    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _flock(fd: int) -> None:
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+@contextlib.contextmanager
+def netavark_locks(podman_lock: Path, aardvark_lock: Path, *, timeout: float = 30.0) -> Iterator[None]:
+    """Hold podman's lock, then aardvark's. Each lock file is opened once per holder:
+    closing any descriptor of a POSIX-locked file would drop the lock."""
+    podman_lock.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(podman_lock, _posix_write_lock, timeout), _locked(aardvark_lock, _flock, timeout):
+        yield
