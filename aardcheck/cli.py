@@ -37,6 +37,26 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+def _print_version(value: bool) -> None:
+    if value:
+        from aardcheck import __version__
+
+        typer.echo(f"aardcheck {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Show the version."
+        ),
+    ] = False,
+) -> None:
+    """Find and repair stale, duplicate and dead aardvark-dns mappings on podman hosts."""
+
+
 @app.command()
 def check(
     network: NetworkOpt = None,
@@ -193,6 +213,11 @@ def fix(
     render = fix_report.render_json if output is OutputFormat.json else fix_report.render_text
     sys.stdout.write(render(result, dry_run))
     raise typer.Exit(int(result.exit_code))
+
+
+from aardcheck.cli_watch import watch  # noqa: E402 (registered after the core commands)
+
+app.command()(watch)
 
 
 def main() -> None:

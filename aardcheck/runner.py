@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -19,13 +20,15 @@ from aardcheck.models import (
     CheckContext,
     CheckResult,
     Kind,
+    ProbeAnswer,
+    ProbeSkipped,
     RunDir,
     Snapshot,
 )
 from aardcheck.probe_plan import plan_probes
 from aardcheck.repair.apply import HostAccess, apply_plan
-from aardcheck.repair.outcome import Change, FixResult
 from aardcheck.repair.locks import podman_lock_path
+from aardcheck.repair.outcome import Change, FixResult
 from aardcheck.repair.plan import RecreateNetwork, RepairPlan, Strategy, build_plan
 from aardcheck.sources import discovery
 from aardcheck.sources.aardvark_files import installed_aardvark_version, read_dns_directory
@@ -60,43 +63,47 @@ def _rootless_uid(info: HostInfo) -> int | None:
 
 
 def _liveness(snapshot: Snapshot, info: HostInfo, timeout: float) -> tuple[AddressLiveness, ...]:
-    from aardcheck.sources.liveness import check_liveness
+    from aardcheck.sources import liveness
 
-    seen: list[AddressLiveness] = []
-    for req in liveness_requests(snapshot):
-        seen.extend(
-            check_liveness(
-                req.network,
-                req.interface,
-                req.addresses,
-                rootless_uid=_rootless_uid(info),
-                timeout=timeout,
-            )
+    requests = [
+        liveness.LivenessRequest(
+            network=req.network,
+            interface=req.interface,
+            addresses=req.addresses,
+            rootless_uid=_rootless_uid(info),
         )
-    return tuple(seen)
+        for req in liveness_requests(snapshot)
+    ]
+    return liveness.check_liveness_many(requests, timeout=timeout) if requests else ()
 
 
-def _probe(snapshot: Snapshot, info: HostInfo, options: CheckOptions) -> Snapshot:
+def _probe(
+    snapshot: Snapshot, info: HostInfo, options: CheckOptions
+) -> tuple[tuple[ProbeAnswer, ...], tuple[ProbeSkipped, ...]]:
     from aardcheck.sources.probe import ProbeTarget, probe_networks
 
     planned, skipped = plan_probes(snapshot)
-    targets = [
-        ProbeTarget(
-            network=p.network,
-            server=p.server,
-            netns_path=p.netns_path,
-            names=p.names,
-            rootless_uid=_rootless_uid(info),
-            rdtypes=p.rdtypes,
+    answers: list[ProbeAnswer] = []
+    failed: list[ProbeSkipped] = list(skipped)
+    # AAAA is asked only on networks that have IPv6: fewer queries, nothing forwarded.
+    for rdtypes in sorted({p.rdtypes for p in planned}):
+        targets = [
+            ProbeTarget(
+                network=p.network,
+                server=p.server,
+                netns_path=p.netns_path,
+                names=p.names,
+                rootless_uid=_rootless_uid(info),
+            )
+            for p in planned
+            if p.rdtypes == rdtypes
+        ]
+        got, missed = probe_networks(
+            targets, count=options.probe_count, timeout=options.probe_timeout, rdtypes=rdtypes
         )
-        for p in planned
-    ]
-    answers, failed = (
-        probe_networks(targets, count=options.probe_count, timeout=options.probe_timeout)
-        if targets
-        else ((), ())
-    )
-    return replace(snapshot, probes=tuple(answers), probe_skipped=(*skipped, *failed), probed=True)
+        answers.extend(got)
+        failed.extend(missed)
+    return tuple(answers), tuple(failed)
 
 
 def _check_selection(snapshot: Snapshot, wanted: Sequence[str]) -> None:
@@ -125,9 +132,15 @@ def gather(session: PodmanSession, options: CheckOptions) -> tuple[Snapshot, Hos
         directory=directory, podman=state, aardvark_version=version, selected=options.networks
     )
     _check_selection(snapshot, sorted(options.networks))
-    snapshot = replace(snapshot, liveness=_liveness(snapshot, info, options.liveness_timeout))
-    if options.probe:
-        snapshot = _probe(snapshot, info, options)
+    # Both sources run in helper processes; run them side by side so a silent address
+    # (the liveness timeout) and the probe's slowest network overlap instead of adding up.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        seen = pool.submit(_liveness, snapshot, info, options.liveness_timeout)
+        probed = pool.submit(_probe, snapshot, info, options) if options.probe else None
+        snapshot = replace(snapshot, liveness=seen.result())
+        if probed is not None:
+            answers, skipped = probed.result()
+            snapshot = replace(snapshot, probes=answers, probe_skipped=skipped, probed=True)
     return snapshot, info, run_dir
 
 

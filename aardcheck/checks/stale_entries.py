@@ -130,8 +130,8 @@ def _dead_or_unknown(
         Severity.WARNING,
         f"container {entry.short_id} ({names}) is unknown to this podman, but {why}{extra}"
         f"{tail}; left alone",
-        f"find the owner of {address}; if it is gone, run `aardcheck fix --network "
-        f"{f.network} --include-unknown`",
+        f"find who holds {address} (another podman store, a leftover namespace); aardcheck "
+        "never removes a line it cannot prove dead",
     )
 
 

@@ -48,7 +48,10 @@ def _prune(action: PruneLines, state: PodmanState, run_dir: RunDir) -> Change:
     name = ",".join(action.names) or action.container_id[:12]
     if owner is not None and owner.running:
         return Change(
-            "prune-lines", action.network, action.path, "skipped",
+            "prune-lines",
+            action.network,
+            action.path,
+            "skipped",
             f"container {owner.name} started meanwhile; it keeps its line",
         )
     target = Path(action.path)
@@ -59,7 +62,10 @@ def _prune(action: PruneLines, state: PodmanState, run_dir: RunDir) -> Change:
     new = remove_entries(old.content, {action.container_id})
     if new == old.content:
         return Change(
-            "prune-lines", action.network, action.path, "skipped",
+            "prune-lines",
+            action.network,
+            action.path,
+            "skipped",
             f"line of {name} already gone",
         )
     removed = [
@@ -71,21 +77,33 @@ def _prune(action: PruneLines, state: PodmanState, run_dir: RunDir) -> Change:
     if is_effectively_empty(new):
         delete_file(target)  # as netavark does when the last container leaves
         return Change(
-            "prune-lines", action.network, action.path, "done",
+            "prune-lines",
+            action.network,
+            action.path,
+            "done",
             f"removed the line(s) of {name}; no container line left, file deleted",
-            before, after,
+            before,
+            after,
         )
     replace_content(target, run_dir.path, old, new)
     return Change(
-        "prune-lines", action.network, action.path, "done",
-        f"removed {len(removed)} line(s) of {name} ({action.reason})", before, after,
+        "prune-lines",
+        action.network,
+        action.path,
+        "done",
+        f"removed {len(removed)} line(s) of {name} ({action.reason})",
+        before,
+        after,
     )
 
 
 def _delete(action: DeleteFile, state: PodmanState) -> Change:
     if any(n.name == action.network for n in state.networks):
         return Change(
-            "delete-file", action.network, action.path, "skipped",
+            "delete-file",
+            action.network,
+            action.path,
+            "skipped",
             f"network '{action.network}' exists again; file kept",
         )
     target = Path(action.path)
@@ -95,16 +113,19 @@ def _delete(action: DeleteFile, state: PodmanState) -> Change:
     except (UnsafeFile, FileNotFoundError) as err:
         return Change("delete-file", action.network, action.path, "skipped", str(err))
     return Change(
-        "delete-file", action.network, action.path, "done", action.reason,
-        old.content.decode(errors="replace"), "",
+        "delete-file",
+        action.network,
+        action.path,
+        "done",
+        action.reason,
+        old.content.decode(errors="replace"),
+        "",
     )
 
 
 def _file_changes(file_actions: list[Action], access: HostAccess) -> list[Change]:
     changes: list[Change] = []
-    with netavark_locks(
-        access.podman_lock, access.run_dir.lock_file, timeout=access.lock_timeout
-    ):
+    with netavark_locks(access.podman_lock, access.run_dir.lock_file, timeout=access.lock_timeout):
         state = access.fresh_state()  # re-verify under the locks
         for action in file_actions:
             try:
@@ -115,8 +136,11 @@ def _file_changes(file_actions: list[Action], access: HostAccess) -> list[Change
             except OSError as err:
                 changes.append(
                     Change(
-                        type(action).__name__, action.network, getattr(action, "path", ""),
-                        "failed", f"{err.strerror or err}",
+                        type(action).__name__,
+                        action.network,
+                        getattr(action, "path", ""),
+                        "failed",
+                        f"{err.strerror or err}",
                     )
                 )
         if any(c.status == "done" for c in changes):
@@ -124,7 +148,9 @@ def _file_changes(file_actions: list[Action], access: HostAccess) -> list[Change
             outcome = reload_resolver(directory, access.version)
             changes.append(
                 Change(
-                    "reload-resolver", "", str(access.run_dir.dns_dir),
+                    "reload-resolver",
+                    "",
+                    str(access.run_dir.dns_dir),
                     outcome.status,
                     outcome.reason,
                 )
@@ -149,7 +175,9 @@ def _podman(*args: str, timeout: float = 120.0) -> tuple[bool, str]:
 def _reload(action: ReloadContainer) -> Change:
     ok, out = _podman("network", "reload", action.container_id)
     return Change(
-        "reload-container", action.network, action.container_name,
+        "reload-container",
+        action.network,
+        action.container_name,
         "done" if ok else "failed",
         action.reason if ok else f"podman network reload failed: {out}",
     )
@@ -158,7 +186,9 @@ def _reload(action: ReloadContainer) -> Change:
 def _restart(action: RestartConsumer) -> Change:
     ok, out = _podman("restart", action.container_id)
     return Change(
-        "restart-container", action.network, action.container_name,
+        "restart-container",
+        action.network,
+        action.container_name,
         "done" if ok else "failed",
         action.reason if ok else f"podman restart failed: {out}",
     )
@@ -175,8 +205,13 @@ def apply_plan(
         if isinstance(action, RecreateNetwork):
             if recreate is None:
                 changes.append(
-                    Change("recreate-network", action.network, action.network, "failed",
-                           "re-creating networks is not available here")
+                    Change(
+                        "recreate-network",
+                        action.network,
+                        action.network,
+                        "failed",
+                        "re-creating networks is not available here",
+                    )
                 )
             else:
                 changes.extend(recreate(action))

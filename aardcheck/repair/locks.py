@@ -26,8 +26,12 @@ def podman_lock_path(*, rootless: bool, podman_version: str, graph_root: Path) -
     """Where this podman keeps its netavark lock (it moved in podman 4.4)."""
     if rootless:
         return graph_root / "networks" / "netavark.lock"
-    major_minor = tuple(int(p) for p in (podman_version.split(".") + ["0", "0"])[:2] if p.isdigit())
-    if len(major_minor) == 2 and major_minor < (4, 4):
+    parts = podman_version.split(".")[:2]
+    if (
+        len(parts) == 2
+        and all(p.isdigit() for p in parts)
+        and (int(parts[0]), int(parts[1])) < (4, 4)
+    ):
         return Path("/etc/containers/networks/netavark.lock")
     return Path("/run/lock/netavark.lock")
 
@@ -73,7 +77,9 @@ def _flock(fd: int) -> None:
 
 
 @contextlib.contextmanager
-def netavark_locks(podman_lock: Path, aardvark_lock: Path, *, timeout: float = 30.0) -> Iterator[None]:
+def netavark_locks(
+    podman_lock: Path, aardvark_lock: Path, *, timeout: float = 30.0
+) -> Iterator[None]:
     """Hold podman's lock, then aardvark's. Each lock file is opened once per holder:
     closing any descriptor of a POSIX-locked file would drop the lock."""
     podman_lock.parent.mkdir(parents=True, exist_ok=True)

@@ -6,8 +6,6 @@ import json
 from typing import Any
 
 from aardcheck import __version__
-from aardcheck.report.json_report import finding_dict
-from aardcheck.report.text_report import escape
 from aardcheck.repair.outcome import Change, FixResult
 from aardcheck.repair.plan import (
     Action,
@@ -18,6 +16,8 @@ from aardcheck.repair.plan import (
     RepairPlan,
     RestartConsumer,
 )
+from aardcheck.report.json_report import finding_dict
+from aardcheck.report.text_report import escape
 
 SCHEMA = "aardcheck.fix/1"
 
@@ -51,8 +51,10 @@ def plan_text(plan: RepairPlan) -> str:
     else:
         out.append("plan: nothing to repair")
     for s in plan.skipped:
-        out.append(f"  not repaired: {s.finding.kind} {escape(s.finding.name or s.finding.network)}"
-                   f" {s.finding.address}: {s.reason}".rstrip())
+        out.append(
+            f"  not repaired: {s.finding.kind} {escape(s.finding.name or s.finding.network)}"
+            f" {s.finding.address}: {s.reason}".rstrip()
+        )
     for net, names in plan.consumers:
         out.append(
             f"  containers on {escape(net)} that may have cached a stale address: "
