@@ -27,7 +27,7 @@ from aardcheck.models import (
 )
 from aardcheck.probe_plan import plan_probes
 from aardcheck.repair.apply import HostAccess, apply_plan
-from aardcheck.repair.locks import podman_lock_path
+from aardcheck.repair.locks import network_config_dir, podman_lock_path
 from aardcheck.repair.outcome import Change, FixResult
 from aardcheck.repair.plan import RecreateNetwork, RepairPlan, Strategy, build_plan
 from aardcheck.sources import discovery
@@ -49,6 +49,9 @@ class CheckOptions:
     url: str | None = None
     aardvark_version: AardvarkVersion | None = None
     ignore: tuple[Kind, ...] = field(default=())
+    #: A selected network that exists nowhere is a usage error - except when verifying a
+    #: repair that just deleted the last trace of it.
+    strict_selection: bool = True
 
 
 def resolve_run_dir(options: CheckOptions, info: HostInfo) -> RunDir:
@@ -131,7 +134,8 @@ def gather(session: PodmanSession, options: CheckOptions) -> tuple[Snapshot, Hos
     snapshot = Snapshot(
         directory=directory, podman=state, aardvark_version=version, selected=options.networks
     )
-    _check_selection(snapshot, sorted(options.networks))
+    if options.strict_selection:
+        _check_selection(snapshot, sorted(options.networks))
     # Both sources run in helper processes; run them side by side so a silent address
     # (the liveness timeout) and the probe's slowest network overlap instead of adding up.
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -186,7 +190,7 @@ class FixOptions:
 def _verify(session: PodmanSession, options: FixOptions, networks: frozenset[str]) -> CheckResult:
     """Check the touched networks again; aardvark reloads asynchronously, so DNS answers
     get a few bounded retries before a mismatch counts."""
-    verify_opts = replace(options.check, networks=networks)
+    verify_opts = replace(options.check, networks=networks, strict_selection=False)
     result = check_with(session, verify_opts)
     for _ in range(options.verify_attempts - 1):
         if not any(f.kind in (Kind.DNS_MISMATCH, Kind.RESOLVER_DOWN) for f in result.findings):
@@ -194,6 +198,25 @@ def _verify(session: PodmanSession, options: FixOptions, networks: frozenset[str
         time.sleep(options.verify_pause)
         result = check_with(session, verify_opts)
     return result
+
+
+def host_access(
+    session: PodmanSession, run_dir: RunDir, version: AardvarkVersion, *, lock_timeout: float = 30.0
+) -> HostAccess:
+    """What a repair needs to touch this host (shared by fix, clean and the watcher)."""
+    info = session.host_info()
+    return HostAccess(
+        run_dir=run_dir,
+        version=version,
+        podman_lock=podman_lock_path(
+            rootless=info.rootless,
+            podman_version=info.podman_version,
+            graph_root=info.graph_root,
+        ),
+        network_config_dir=network_config_dir(rootless=info.rootless, graph_root=info.graph_root),
+        fresh_containers=session.containers,
+        lock_timeout=lock_timeout,
+    )
 
 
 def run_fix(
@@ -213,16 +236,10 @@ def run_fix(
         )
         if plan.empty or options.dry_run or not confirm(plan):
             return FixResult(before, plan)
-        info = session.host_info()
-        access = HostAccess(
-            run_dir=before.snapshot.directory.run_dir,
-            version=before.snapshot.aardvark_version,
-            podman_lock=podman_lock_path(
-                rootless=info.rootless,
-                podman_version=info.podman_version,
-                graph_root=info.graph_root,
-            ),
-            fresh_state=session.state,
+        access = host_access(
+            session,
+            before.snapshot.directory.run_dir,
+            before.snapshot.aardvark_version,
             lock_timeout=options.lock_timeout,
         )
         hook = (lambda action: recreate(session, action)) if recreate is not None else None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aardcheck.aardvark_format import is_effectively_empty, remove_entries
-from aardcheck.models import AardvarkVersion, PodmanState, RunDir
+from aardcheck.models import AardvarkVersion, Container, RunDir
 from aardcheck.repair.files import UnsafeFile, delete_file, read_regular, replace_content
 from aardcheck.repair.locks import netavark_locks
 from aardcheck.repair.outcome import Change
@@ -39,12 +39,15 @@ class HostAccess:
     run_dir: RunDir
     version: AardvarkVersion
     podman_lock: Path
-    fresh_state: Callable[[], PodmanState]
+    #: Where podman keeps network definitions (``NAME.json``); read under the lock
+    #: because podman's network listing itself waits for that lock.
+    network_config_dir: Path
+    fresh_containers: Callable[[], tuple[Container, ...]]
     lock_timeout: float = 30.0
 
 
-def _prune(action: PruneLines, state: PodmanState, run_dir: RunDir) -> Change:
-    owner = next((c for c in state.containers if c.id == action.container_id), None)
+def _prune(action: PruneLines, containers: tuple[Container, ...], run_dir: RunDir) -> Change:
+    owner = next((c for c in containers if c.id == action.container_id), None)
     name = ",".join(action.names) or action.container_id[:12]
     if owner is not None and owner.running:
         return Change(
@@ -97,8 +100,8 @@ def _prune(action: PruneLines, state: PodmanState, run_dir: RunDir) -> Change:
     )
 
 
-def _delete(action: DeleteFile, state: PodmanState) -> Change:
-    if any(n.name == action.network for n in state.networks):
+def _delete(action: DeleteFile, config_dir: Path) -> Change:
+    if (config_dir / f"{action.network}.json").exists():
         return Change(
             "delete-file",
             action.network,
@@ -126,13 +129,13 @@ def _delete(action: DeleteFile, state: PodmanState) -> Change:
 def _file_changes(file_actions: list[Action], access: HostAccess) -> list[Change]:
     changes: list[Change] = []
     with netavark_locks(access.podman_lock, access.run_dir.lock_file, timeout=access.lock_timeout):
-        state = access.fresh_state()  # re-verify under the locks
+        containers = access.fresh_containers()  # re-verify under the locks
         for action in file_actions:
             try:
                 if isinstance(action, PruneLines):
-                    changes.append(_prune(action, state, access.run_dir))
+                    changes.append(_prune(action, containers, access.run_dir))
                 elif isinstance(action, DeleteFile):
-                    changes.append(_delete(action, state))
+                    changes.append(_delete(action, access.network_config_dir))
             except OSError as err:
                 changes.append(
                     Change(

@@ -36,6 +36,11 @@ def podman_lock_path(*, rootless: bool, podman_version: str, graph_root: Path) -
     return Path("/run/lock/netavark.lock")
 
 
+def network_config_dir(*, rootless: bool, graph_root: Path) -> Path:
+    """Where podman (netavark backend) stores ``NAME.json`` network definitions."""
+    return graph_root / "networks" if rootless else Path("/etc/containers/networks")
+
+
 def _acquire(fd: int, take: Callable[[int], None], what: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     delay = 0.005

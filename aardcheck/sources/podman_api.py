@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from aardcheck.errors import EnvironmentUnavailable
-from aardcheck.models import PodmanState
+from aardcheck.models import Container, PodmanState
 from aardcheck.podman_json import containers_from_compat, details_from_libpod, networks_from_libpod
 
 #: How long a private API service may take to come up (podman cold start ~0.3 s here).
@@ -103,17 +103,23 @@ class PodmanSession:
             graph_root=Path(str(store.get("graphRoot", ""))),
         )
 
+    def containers(self) -> tuple[Container, ...]:
+        """Containers only. Safe while holding podman's netavark lock: unlike the network
+        listing, it does not take that lock inside podman."""
+        listing = self._get_json("/containers/json", compatible=True, all="true")
+        details = details_from_libpod(self._get_json("/containers/json", all="true"))
+        return containers_from_compat(listing, details)
+
     def state(self) -> PodmanState:
         """Every container and network in three list calls, never one per object.
 
         Two container listings because neither alone has both the per-network addresses
         (Docker-compatible endpoint) and the pid and pod membership (libpod endpoint).
         """
-        listing = self._get_json("/containers/json", compatible=True, all="true")
-        details = details_from_libpod(self._get_json("/containers/json", all="true"))
+        containers = self.containers()
         networks = self._get_json("/networks/json")
         return PodmanState(
-            containers=containers_from_compat(listing, details),
+            containers=containers,
             networks=networks_from_libpod(networks),
             api_requests=self.requests,
         )

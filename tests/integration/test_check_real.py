@@ -1,0 +1,121 @@
+"""`aardcheck check` against real podman, with stale entries made the way the field makes them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tests.integration.helpers import check_json, kinds
+from tests.realpodman import PodmanHost
+from tests.realpodman.invoke import run_aardcheck
+
+
+def test_healthy_network_is_clean(rootful_host: PodmanHost, net_name: Callable[[str], str]) -> None:
+    net = rootful_host.network_create(net_name("ok"))
+    rootful_host.run(net_name("web1"), {net: ["web"]})
+    rootful_host.run(net_name("web2"), {net: ["web"]})  # a scaled alias is no finding
+    code, doc = check_json(rootful_host, net)
+    assert (code, doc["findings"]) == (0, []), doc["findings"]
+    assert doc["checked"]["probed"] and doc["probes"], "the names must really be asked"
+    assert all(
+        t["status"] == "answer" for p in doc["probes"] for t in p["tries"] if p["rdtype"] == "A"
+    )
+    text = run_aardcheck("check", "--network", net, host=rootful_host)
+    assert text.returncode == 0 and "clean: no findings" in text.stdout
+
+
+def test_vanished_netns_seed_symptom(
+    rootful_host: PodmanHost, net_name: Callable[[str], str]
+) -> None:
+    """The seed: `app` answers a live and a dead address; check names both."""
+    net = rootful_host.network_create(net_name("seed"))
+    old = rootful_host.run(net_name("old"), {net: ["app"]})
+    stale = rootful_host.make_vanished_netns_stale(old.name)
+    new = rootful_host.run(net_name("new"), {net: ["app"]})
+    dead_ip, live_ip = stale.ips[net], new.ips[net]
+    assert rootful_host.dig(net, "app") == {dead_ip, live_ip}  # the field symptom
+
+    code, doc = check_json(rootful_host, net)
+    assert code == 1
+    found = kinds(doc)
+    assert ("dead-entry", net, old.id, dead_ip) in found
+    app = [f for f in doc["findings"] if f["kind"] == "dns-mismatch" and f["name"] == "app"]
+    assert [f["address"] for f in app] == [dead_ip]
+    dead = next(f for f in doc["findings"] if f["kind"] == "dead-entry")
+    assert f"'app' also answers live {live_ip}" in dead["message"]
+    assert not any(f["container_id"] == new.id for f in doc["findings"])
+
+    text = run_aardcheck("check", "--network", net, host=rootful_host)
+    assert text.returncode == 1
+    assert "dead-entry" in text.stdout and dead_ip in text.stdout and live_ip in text.stdout
+
+
+def test_missing_sibling_file_leaves_line(
+    rootful_host: PodmanHost, net_name: Callable[[str], str]
+) -> None:
+    a = rootful_host.network_create(net_name("sa"))
+    b = rootful_host.network_create(net_name("sb"))
+    stale = rootful_host.make_missing_sibling_stale(a, b)
+    code, doc = check_json(rootful_host, b, extra=("--no-probe",))
+    assert code == 1
+    assert ("dead-entry", b, stale.container_id, stale.ips[b]) in kinds(doc), [
+        f["message"] for f in doc["findings"]
+    ]
+
+
+def test_orphan_file_then_recreated_network(
+    rootful_host: PodmanHost, net_name: Callable[[str], str]
+) -> None:
+    net = rootful_host.network_create(net_name("orph"))
+    stale = rootful_host.make_orphan_file(net)
+    code, doc = check_json(rootful_host, net)
+    assert code == 1
+    assert ("orphan-file", net, "", "") in kinds(doc)
+    # podman-compose up re-creates the network: the stale line comes back to life
+    rootful_host.network_create(net, subnet=None)
+    code, doc = check_json(rootful_host, net, extra=("--no-probe",))
+    assert code == 1
+    assert ("dead-entry", net, stale.container_id, stale.ips[net]) in kinds(doc), doc["findings"]
+
+
+def test_orphan_file_poisons_network_reusing_its_subnet(
+    rootful_host: PodmanHost, net_name: Callable[[str], str]
+) -> None:
+    reused = rootful_host.make_reused_subnet_stale(net_name("old"), net_name("new"))
+    code, doc = check_json(rootful_host, reused.old_network, extra=("--no-probe",))
+    assert code == 1
+    (orphan,) = [f for f in doc["findings"] if f["kind"] == "orphan-file"]
+    assert orphan["severity"] == "critical" and reused.new_network in orphan["message"]
+
+
+def test_rootless_seed_and_healthy(
+    rootless_host: PodmanHost, net_name: Callable[[str], str]
+) -> None:
+    net = rootless_host.network_create(net_name("rl"))
+    old = rootless_host.run(net_name("rold"), {net: ["app"]})
+    code, doc = check_json(rootless_host, net)
+    assert (code, doc["findings"]) == (0, []), doc["findings"]
+    assert doc["host"]["scope"] == "rootless" and doc["probes"]
+    stale = rootless_host.make_vanished_netns_stale(old.name)
+    new = rootless_host.run(net_name("rnew"), {net: ["app"]})
+    code, doc = check_json(rootless_host, net)
+    assert code == 1
+    found = kinds(doc)
+    assert ("dead-entry", net, old.id, stale.ips[net]) in found
+    assert ("dns-mismatch", net, "", stale.ips[net]) in found
+    assert not any(f["container_id"] == new.id for f in doc["findings"])
+
+
+def test_podman_unreachable_is_exit_3(rootful_host: PodmanHost) -> None:
+    proc = run_aardcheck("check", "--url", "unix:///nonexistent/podman.sock", host=rootful_host)
+    assert proc.returncode == 3
+    assert (
+        proc.stderr.startswith("aardcheck: error: ") and len(proc.stderr.strip().splitlines()) == 1
+    )
+    assert proc.stdout == ""
+
+
+def test_unknown_network_is_usage_error(
+    rootful_host: PodmanHost, net_name: Callable[[str], str]
+) -> None:
+    proc = run_aardcheck("check", "--network", net_name("nosuch"), "--no-probe", host=rootful_host)
+    assert proc.returncode == 2 and "no network named" in proc.stderr
