@@ -1,0 +1,1 @@
+"""Everything that touches the outside world: aardvark files, podman, DNS, neighbours."""
