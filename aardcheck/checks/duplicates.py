@@ -2,8 +2,9 @@
 
 aardvark appends every line's addresses and never de-duplicates, so a duplicated line
 returns its address twice (and keeps returning it after one copy is removed by a
-teardown). netavark 1.0/1.1 wrote one line per address; lines of one container whose
-addresses do not overlap are that format, not duplicates. Fix: prune the extra lines.
+teardown). netavark 1.0/1.1 wrote one line per address and subnet; lines of one container
+that look exactly like that are not duplicates. Fix: ``aardcheck fix`` (a running
+container's line is rewritten by ``podman network reload``, a dead one's is pruned).
 """
 
 from __future__ import annotations
@@ -11,22 +12,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
+from aardcheck.aardvark_format import is_per_address_group
 from aardcheck.checks.facts import Facts, entry_label
-from aardcheck.models import Entry, Finding, Kind, Severity
+from aardcheck.models import Entry, Finding, IPNetwork, Kind, Severity
 
 KINDS = (Kind.DUPLICATE_ENTRY,)
 
 
-def _duplicates(entries: list[Entry]) -> list[Entry]:
-    """The lines after the first that repeat an earlier line of the same container."""
-    extra: list[Entry] = []
-    kept: list[Entry] = []
-    for e in entries:
-        if any(e.raw == k.raw or set(e.addresses) & set(k.addresses) for k in kept):
-            extra.append(e)
-        else:
-            kept.append(e)
-    return extra
+def _subnets(facts: Facts, network: str) -> tuple[IPNetwork, ...]:
+    net = facts.networks.get(network)
+    return tuple(s.subnet for s in net.subnets) if net else ()
 
 
 def check(facts: Facts) -> Iterator[Finding]:
@@ -35,10 +30,10 @@ def check(facts: Facts) -> Iterator[Finding]:
         for e in f.entries:
             by_id[e.container_id].append(e)
         for cid, entries in by_id.items():
-            if len(entries) < 2:
+            if len(entries) < 2 or is_per_address_group(entries, _subnets(facts, f.network)):
                 continue
             first = entries[0]
-            for dup in _duplicates(entries):
+            for dup in entries[1:]:
                 shared = sorted(str(a) for a in set(dup.addresses) & set(first.addresses))
                 yield Finding(
                     kind=Kind.DUPLICATE_ENTRY,
