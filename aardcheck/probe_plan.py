@@ -14,6 +14,9 @@ class PlannedProbe:
     server: IPAddress
     netns_path: str
     member: str
+    #: The member's own address: the probe checks the namespace really holds it (a pid
+    #: may have been reused since podman listed it) and asks from exactly there.
+    source: IPAddress
     names: tuple[str, ...]
     rdtypes: tuple[str, ...]
 
@@ -65,6 +68,8 @@ def plan_probes(snapshot: Snapshot) -> tuple[tuple[PlannedProbe, ...], tuple[Pro
                 ProbeSkipped(net.name, "no running container on the network to ask from")
             )
             continue
+        att = member.attachment(net.name)
+        source = next(a for a in (att.addresses if att else ()) if a.version == server.version)
         has_v6 = any(s.subnet.version == 6 for s in net.subnets) or any(
             e.ipv6 for f in facts.files.get(net.name, []) for e in f.entries
         )
@@ -74,6 +79,7 @@ def plan_probes(snapshot: Snapshot) -> tuple[tuple[PlannedProbe, ...], tuple[Pro
                 server=server,
                 netns_path=member.sandbox_key,
                 member=member.name,
+                source=source,
                 names=tuple(sorted(names)),
                 rdtypes=("A", "AAAA") if has_v6 else ("A",),
             )

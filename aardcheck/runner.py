@@ -61,8 +61,8 @@ def resolve_run_dir(options: CheckOptions, info: HostInfo) -> RunDir:
 
 
 def _rootless_uid(info: HostInfo) -> int | None:
-    """Entering a rootless network needs the user namespace unless we are root."""
-    return info.uid if info.rootless and info.uid != 0 else None
+    """The rootless user whose namespaces hold the networks (None: rootful podman)."""
+    return info.uid if info.rootless else None
 
 
 def _liveness(snapshot: Snapshot, info: HostInfo, timeout: float) -> tuple[AddressLiveness, ...]:
@@ -97,6 +97,7 @@ def _probe(
                 netns_path=p.netns_path,
                 names=p.names,
                 rootless_uid=_rootless_uid(info),
+                source=p.source,
             )
             for p in planned
             if p.rdtypes == rdtypes

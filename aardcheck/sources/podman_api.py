@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -29,6 +30,23 @@ SERVICE_START_TIMEOUT = 15.0
 SERVICE_IDLE_EXIT = 120
 
 
+_VANISHED_NETNS = re.compile(r"joining network namespace of container ([0-9a-f]{12})[0-9a-f]*")
+
+
+def _explain(url: str, path: str, exc: Exception) -> str:
+    """One line naming the cause. podman 4.3 cannot list *any* container while one of
+    them lost its network namespace (``podman ps`` fails too): say which and how to mend."""
+    text = str(exc)
+    if m := _VANISHED_NETNS.search(text):
+        short = m.group(1)
+        return (
+            f"podman cannot list containers: the network namespace of container {short} "
+            f"vanished (`podman ps` fails too); `podman rm -f {short}` (run it again if it "
+            "times out) mends podman and leaves exactly the stale DNS line aardcheck fixes"
+        )
+    return f"podman API at {url}: {path} failed: {text}"
+
+
 @dataclass(frozen=True, slots=True)
 class HostInfo:
     podman_version: str
@@ -37,6 +55,14 @@ class HostInfo:
     network_backend: str
     uid: int
     graph_root: Path = Path()
+
+
+def _owner(path: Path) -> int:
+    """The user a rootless API serves (root may talk to a user's socket): its run root's."""
+    try:
+        return path.stat().st_uid
+    except OSError:
+        return os.geteuid()
 
 
 def default_socket_url() -> str:
@@ -79,8 +105,8 @@ class PodmanSession:
             response = self.client.api.get(path, params=params or None, compatible=compatible)
             response.raise_for_status()
             return response.json()
-        except (APIError, OSError, ValueError) as exc:
-            raise EnvironmentUnavailable(f"podman API at {self.url}: {path} failed: {exc}") from exc
+        except APIError as exc:
+            raise EnvironmentUnavailable(_explain(self.url, path, exc)) from exc
         except Exception as exc:  # requests' own errors are not OSError subclasses in every case
             raise EnvironmentUnavailable(f"podman API at {self.url}: {path} failed: {exc}") from exc
 
@@ -94,20 +120,22 @@ class PodmanSession:
     def host_info(self) -> HostInfo:
         info = self._get_json("/info")
         host, store = info.get("host", {}), info.get("store", {})
+        rootless = bool(host.get("security", {}).get("rootless", os.geteuid() != 0))
+        run_root = Path(str(store.get("runRoot", "")))
         return HostInfo(
             podman_version=str(info.get("version", {}).get("Version", "")),
-            rootless=bool(host.get("security", {}).get("rootless", os.geteuid() != 0)),
-            run_root=Path(str(store.get("runRoot", ""))),
+            rootless=rootless,
+            run_root=run_root,
             network_backend=str(host.get("networkBackend", "")),
-            uid=os.geteuid(),
+            uid=_owner(run_root) if rootless else 0,
             graph_root=Path(str(store.get("graphRoot", ""))),
         )
 
     def containers(self) -> tuple[Container, ...]:
         """Containers only. Safe while holding podman's netavark lock: unlike the network
         listing, it does not take that lock inside podman."""
-        listing = self._get_json("/containers/json", compatible=True, all="true")
         details = details_from_libpod(self._get_json("/containers/json", all="true"))
+        listing = self._get_json("/containers/json", compatible=True, all="true")
         return containers_from_compat(listing, details)
 
     def state(self) -> PodmanState:

@@ -86,7 +86,7 @@ def test_plan_asks_every_name_from_a_member() -> None:
     assert skipped == ()
     assert planned.server == GW and planned.rdtypes == ("A",)
     assert set(planned.names) >= {"web", "app", "old"}
-    assert planned.netns_path == "/proc/101/ns/net"
+    assert planned.netns_path == "/proc/101/ns/net" and str(planned.source) == "10.89.0.3"
 
 
 def test_plan_skips_a_network_without_running_members() -> None:

@@ -119,3 +119,32 @@ def test_unknown_network_is_usage_error(
 ) -> None:
     proc = run_aardcheck("check", "--network", net_name("nosuch"), "--no-probe", host=rootful_host)
     assert proc.returncode == 2 and "no network named" in proc.stderr
+
+
+def test_container_whose_netns_vanished_but_not_removed(
+    rootful_host: PodmanHost, net_name: Callable[[str], str]
+) -> None:
+    """podman 4.3 cannot list any container in this state: exit 3, naming the container."""
+    from pathlib import Path
+
+    from tests.realpodman.proc import run_command, wait_until
+    from tests.realpodman.recipes import _gone, _kill, remove_dead_container
+
+    net = rootful_host.network_create(net_name("half"))
+    rootful_host.run(net_name("live"), {net: ["app"]})
+    info = rootful_host.run(net_name("half"), {net: ["app"]})
+    _kill(info.conmon_pid)
+    _kill(info.pid)
+    wait_until(lambda: _gone(info.pid) and _gone(info.conmon_pid), timeout=15, what="death")
+    if run_command(["umount", info.sandbox_key], check=False, timeout=30).returncode:
+        run_command(["umount", "-l", info.sandbox_key], timeout=30)
+    Path(info.sandbox_key).unlink(missing_ok=True)
+
+    try:
+        proc = run_aardcheck("check", "--network", net, "--no-probe", host=rootful_host)
+    finally:
+        remove_dead_container(rootful_host, info.name)  # mends podman for later tests
+    assert proc.returncode == 3 and proc.stdout == ""
+    (line,) = proc.stderr.strip().splitlines()
+    # (another container in the same state would be named instead: any one is the cause)
+    assert "network namespace of container" in line and "podman rm -f" in line

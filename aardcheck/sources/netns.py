@@ -1,0 +1,166 @@
+"""Getting into podman's network namespaces: which path to enter, and running the agent there.
+
+Work that must happen inside a network namespace is done by ``_netns_agent.py``, a
+standard-library-only script run in a child process (``python -I -S``, ~30 ms). One agent
+serves every namespace of one *entry*:
+
+- direct: the agent runs as this process's user. Root can enter rootful namespaces and
+  every rootless user's namespaces (those live in the user's user namespace, which root
+  may enter);
+- ``podman unshare``: a rootless user's own namespaces are only reachable from inside its
+  user namespace, so the agent runs under ``podman unshare`` (~50 ms more), which honours
+  ``CONTAINERS_CONF`` and ``XDG_RUNTIME_DIR`` from our environment.
+
+Nothing here raises for a namespace that cannot be entered: every failure comes back as a
+per-task ``{"error": reason}`` so that callers report it as data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+#: The agent script (run by path: no package ``__init__`` is imported, no site-packages).
+AGENT_PATH = Path(__file__).with_name("_netns_agent.py")
+#: Time allowed on top of a job's budget for starting the agent (podman unshare included).
+START_ALLOWANCE = 5.0
+
+TaskSpec = Mapping[str, object]
+TaskResult = dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """How the agent gets to a set of namespaces; ``refusal`` set means it cannot."""
+
+    unshare: bool = False
+    refusal: str = ""
+
+
+def entry_for(rootless_uid: int | None) -> Entry:
+    """The way in for namespaces of a rootful (None) or rootless (uid) podman."""
+    euid = os.geteuid()
+    if rootless_uid is None or euid in (0, rootless_uid):
+        return Entry(unshare=rootless_uid is not None and euid != 0)
+    return Entry(
+        refusal=f"uid {euid} cannot enter the namespaces of rootless uid {rootless_uid}: "
+        "run as root or as that user"
+    )
+
+
+def rootless_bridge_netns(rootless_uid: int) -> list[str]:
+    """Candidate paths of the rootless network namespace (which holds the bridges).
+
+    First the namespaces of the user's running ``aardvark-dns`` processes (aardvark runs
+    in that namespace; works for root), then ``$XDG_RUNTIME_DIR/netns/rootless-netns-*``
+    (bound in the user's mount namespace: works under ``podman unshare``). The agent
+    takes the first one that holds the wanted interface.
+    """
+    found = [f"/proc/{pid}/ns/net" for pid in processes_named("aardvark-dns", rootless_uid)]
+    runtime_dir = f"/run/user/{rootless_uid}"
+    if os.geteuid() == rootless_uid:
+        runtime_dir = os.environ.get("XDG_RUNTIME_DIR") or runtime_dir
+    found.append(f"{runtime_dir}/netns/rootless-netns-*")
+    return found
+
+
+def processes_named(comm: str, uid: int) -> list[int]:
+    """Pids of processes called ``comm`` owned by ``uid`` (oldest pid first)."""
+    pids: list[int] = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return pids
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            if os.stat(f"/proc/{entry}").st_uid != uid:
+                continue
+            with open(f"/proc/{entry}/comm") as f:
+                if f.read().strip() == comm:
+                    pids.append(int(entry))
+        except OSError:
+            continue
+    return sorted(pids)
+
+
+def agent_command(entry: Entry) -> list[str]:
+    agent = [sys.executable, "-I", "-S", str(AGENT_PATH)]
+    return ["podman", "unshare", *agent] if entry.unshare else agent
+
+
+def run_agent(entry: Entry, tasks: Sequence[TaskSpec], *, budget: float) -> list[TaskResult]:
+    """Run one agent for ``tasks``; one result per task, failures as ``{"error": ...}``."""
+    if not tasks:
+        return []
+    if entry.refusal:
+        return _all_failed(tasks, entry.refusal)
+    job = json.dumps({"budget": budget, "tasks": list(tasks)})
+    argv = agent_command(entry)
+    how = "podman unshare" if entry.unshare else "the namespace agent"
+    try:
+        proc = subprocess.run(
+            argv,
+            input=job,
+            capture_output=True,
+            text=True,
+            timeout=budget + START_ALLOWANCE,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return _all_failed(tasks, f"{how} did not finish within {budget + START_ALLOWANCE:.1f} s")
+    except OSError as exc:
+        return _all_failed(tasks, f"cannot start {how}: {exc.strerror or exc}")
+    return _parse_reply(proc, tasks, how)
+
+
+def run_agents(
+    jobs: Sequence[tuple[Entry, Sequence[TaskSpec]]], *, budget: float
+) -> list[list[TaskResult]]:
+    """Run several agents at once (one per entry); results in the order of ``jobs``."""
+    results: list[list[TaskResult]] = [[] for _ in jobs]
+
+    def run(index: int) -> None:
+        entry, tasks = jobs[index]
+        results[index] = run_agent(entry, tasks, budget=budget)
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(1, len(jobs))]
+    for thread in threads:
+        thread.start()
+    if jobs:
+        run(0)
+    for thread in threads:
+        thread.join()  # each run_agent is bounded by its subprocess timeout
+    return results
+
+
+def _parse_reply(
+    proc: subprocess.CompletedProcess[str], tasks: Sequence[TaskSpec], how: str
+) -> list[TaskResult]:
+    try:
+        reply = json.loads(proc.stdout)
+    except ValueError:
+        reply = None
+    if isinstance(reply, dict) and isinstance(reply.get("error"), str):
+        return _all_failed(tasks, f"{how} refused the job: {reply['error']}")
+    results = reply.get("tasks") if isinstance(reply, dict) else None
+    if (
+        proc.returncode != 0
+        or not isinstance(results, list)
+        or len(results) != len(tasks)
+        or not all(isinstance(r, dict) for r in results)
+    ):
+        stderr = " ".join(proc.stderr.split())[-300:]
+        return _all_failed(tasks, f"{how} failed (exit {proc.returncode}): {stderr or 'no output'}")
+    return [dict(r) for r in results]
+
+
+def _all_failed(tasks: Sequence[TaskSpec], reason: str) -> list[TaskResult]:
+    return [{"error": reason} for _ in tasks]
