@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +20,6 @@ from aardcheck.repair.files import UnsafeFile, delete_file, read_regular, replac
 from aardcheck.repair.locks import netavark_locks
 from aardcheck.repair.outcome import Change
 from aardcheck.repair.plan import (
-    Action,
     DeleteFile,
     PruneLines,
     RecreateNetwork,
@@ -126,7 +125,9 @@ def _delete(action: DeleteFile, config_dir: Path) -> Change:
     )
 
 
-def _file_changes(file_actions: list[Action], access: HostAccess) -> list[Change]:
+def _file_changes(
+    file_actions: Sequence[PruneLines | DeleteFile], access: HostAccess
+) -> list[Change]:
     changes: list[Change] = []
     with netavark_locks(access.podman_lock, access.run_dir.lock_file, timeout=access.lock_timeout):
         containers = access.fresh_containers()  # re-verify under the locks

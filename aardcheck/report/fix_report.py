@@ -96,7 +96,7 @@ def render_text(result: FixResult, dry_run: bool) -> str:
 
 def _action_dict(a: Action) -> dict[str, Any]:
     d: dict[str, Any] = {"action": type(a).__name__, "description": describe(a)}
-    d.update({k: getattr(a, k) for k in a.__slots__})  # type: ignore[union-attr]
+    d.update({k: getattr(a, k) for k in a.__slots__})
     return d
 
 

@@ -154,7 +154,7 @@ class PodmanSession:
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
-            self.client.close()
+            self.client.close()  # type: ignore[no-untyped-call]
 
 
 def _start_private_service(timeout: float) -> tuple[subprocess.Popen[bytes], str, Path]:

@@ -1,0 +1,152 @@
+"""Ask a network's aardvark-dns the way its containers do: from a member's netns.
+
+aardvark-dns chooses what to answer by the query's source address, so the probe runs
+``dig`` inside a member container's network namespace (``nsenter --net=SANDBOXKEY``;
+for a rootless host inside ``podman unshare``, which owns that namespace).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tests.realpodman.proc import HarnessError
+
+if TYPE_CHECKING:
+    from tests.realpodman.host import PodmanHost
+
+
+#: dig's exit status when no server replied (timeout, refused).
+NO_REPLY = 9
+#: How long ``dig`` keeps asking a server that does not reply.
+RETRY_FOR = 10.0
+#: How long ``wait_for_answers`` waits for the expected answer.
+SETTLE_FOR = 15.0
+
+
+class DnsProbeError(HarnessError):
+    """dig got no answer at all (timeout, refused): different from an empty answer."""
+
+
+def member_for(host: PodmanHost, network: str) -> str:
+    """A running session container on ``network`` to ask from."""
+    network = host.session.qualify(network)
+    members = [m for m in host.members(network) if host.session.owns(m)]
+    if not members:
+        raise HarnessError(
+            f"no running session container on {network} to ask aardvark-dns from: "
+            "run one first or pass via="
+        )
+    return sorted(members)[0]
+
+
+def dig(
+    host: PodmanHost,
+    network: str,
+    name: str,
+    rdtype: str = "A",
+    *,
+    via: str | None = None,
+    timeout: float = 2.0,
+    retry_for: float = RETRY_FOR,
+) -> list[str]:
+    """Records for ``name`` from ``network``'s aardvark-dns, asked from container ``via``.
+
+    Returns every record in answer order (duplicates kept): addresses for A/AAAA, the
+    ``dig +short`` lines otherwise; empty for NXDOMAIN or no data. A query that gets
+    no answer at all (``timeout`` seconds per try) is repeated for up to ``retry_for``
+    seconds: aardvark-dns stops listening for a moment at every reload (SIGHUP, sent by
+    netavark at each container start or stop). Then DnsProbeError, with the daemon's
+    state, tells what was wrong.
+    """
+    network = host.session.qualify(network)
+    member = host.container(via or member_for(host, network))
+    if not member.running or not member.sandbox_key:
+        raise HarnessError(f"container {member.name} is not running: cannot ask from it")
+    gateway = host.gateway(network)
+    wait = max(1, round(timeout))
+    deadline = time.monotonic() + retry_for
+    while True:
+        proc = host.unshare(
+            "nsenter",
+            f"--net={member.sandbox_key}",
+            "dig",
+            "+short",
+            f"+time={wait}",
+            "+tries=1",
+            f"@{gateway}",
+            name,
+            rdtype,
+            check=False,
+            timeout=wait + 30,
+        )
+        if proc.returncode == 0:
+            return _records(proc.stdout, rdtype)
+        if proc.returncode != NO_REPLY or time.monotonic() >= deadline:
+            raise DnsProbeError(
+                f"dig @{gateway} {name} {rdtype} from {member.name} failed "
+                f"(exit {proc.returncode}): {(proc.stdout + proc.stderr).strip()}\n"
+                f"{aardvark_state(host)}"
+            )
+        time.sleep(0.2)
+
+
+def wait_for_answers(
+    host: PodmanHost,
+    network: str,
+    name: str,
+    expected: set[str],
+    rdtype: str = "A",
+    *,
+    via: str | None = None,
+    timeout: float = SETTLE_FOR,
+) -> set[str]:
+    """``dig`` until the answer set equals ``expected`` or ``timeout`` passes; the last set.
+
+    aardvark-dns reloads its files asynchronously after netavark's SIGHUP: right after
+    a container starts, an answer may not include it yet. Assert on the returned set.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        answers = set(dig(host, network, name, rdtype, via=via))
+        if answers == expected or time.monotonic() >= deadline:
+            return answers
+        time.sleep(0.2)
+
+
+def _records(stdout: str, rdtype: str) -> list[str]:
+    records = [line.strip() for line in stdout.splitlines() if line.strip()]
+    records = [r for r in records if not r.startswith(";")]
+    if rdtype.upper() in ("A", "AAAA"):
+        return [r for r in records if _is_address(r)]
+    return records
+
+
+def aardvark_state(host: PodmanHost) -> str:
+    """One paragraph on the host's aardvark-dns: pid file, process, files (diagnostics)."""
+    directory = host.aardvark_dir
+    try:
+        pid_text = (directory / "aardvark.pid").read_text().strip()
+    except OSError as err:
+        return f"aardvark-dns state: no pid file in {directory} ({err.strerror})"
+    try:
+        comm = Path(f"/proc/{int(pid_text)}/comm").read_text().strip()
+        stat = Path(f"/proc/{int(pid_text)}/stat").read_text()
+        process = f"{comm}, state {stat[stat.rindex(')') + 2]}"
+    except (OSError, ValueError):
+        process = "not running"
+    try:
+        files = sorted(p.name for p in directory.iterdir())
+    except OSError:
+        files = []
+    return f"aardvark-dns state: pid file {pid_text!r} ({process}); files: {', '.join(files)}"
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
