@@ -51,10 +51,9 @@ def plan_text(plan: RepairPlan) -> str:
     else:
         out.append("plan: nothing to repair")
     for s in plan.skipped:
-        out.append(
-            f"  not repaired: {s.finding.kind} {escape(s.finding.name or s.finding.network)}"
-            f" {s.finding.address}: {s.reason}".rstrip()
-        )
+        f = s.finding
+        what = " ".join(x for x in (str(f.kind), f.network, f.name, f.address) if x)
+        out.append(f"  not repaired: {escape(what)}: {s.reason}")
     for net, names in plan.consumers:
         out.append(
             f"  containers on {escape(net)} that may have cached a stale address: "
