@@ -215,9 +215,18 @@ def fix(
     raise typer.Exit(int(result.exit_code))
 
 
-from aardcheck.cli_watch import watch  # noqa: E402 (registered after the core commands)
+from aardcheck.cli_places import (  # noqa: E402 (registered after the core commands)
+    COMPOSE_CONTEXT,
+    clean,
+    compose,
+    preflight,
+    systemd_app,
+)
 
-app.command()(watch)
+app.command()(preflight)
+app.command(context_settings=COMPOSE_CONTEXT)(compose)
+app.command()(clean)
+app.add_typer(systemd_app, name="systemd")
 
 
 def main() -> None:
