@@ -55,6 +55,10 @@ def containers_from_compat(
     That endpoint is the one listing that carries per-network addresses and aliases;
     ``details`` (from the libpod listing) adds pids and pods.
     """
+    known = details or {}
+    # Only a pod with an infra container shares one network namespace among its members;
+    # podman-compose 1.x makes pods with --infra=false, whose members each own theirs.
+    infra_pods = {d.pod for d in known.values() if d.is_infra and d.pod}
     containers = []
     for item in listing:
         cid = str(item.get("Id", "")).lower()
@@ -67,7 +71,7 @@ def containers_from_compat(
             _attachment(str(net), settings or {}, cid[:12])
             for net, settings in sorted(networks.items())
         )
-        detail = (details or {}).get(cid, LibpodDetail())
+        detail = known.get(cid, LibpodDetail())
         pid = detail.pid
         containers.append(
             Container(
@@ -78,7 +82,7 @@ def containers_from_compat(
                 pid=pid,
                 # The pid's netns is the container's; the probe re-checks the pid's identity.
                 sandbox_key=f"/proc/{pid}/ns/net" if pid > 0 else "",
-                pod=detail.pod,
+                pod=detail.pod if detail.pod in infra_pods else "",
                 is_infra=detail.is_infra,
             )
         )
