@@ -58,10 +58,34 @@ if [[ -z $python_bin ]]; then
     fi
 fi
 
+# The rootless test user must run the venv's python and read its libraries. When the
+# checkout sits where other users cannot enter (a CI clone under /root, say), the venv
+# lives under /opt and .venv links to it.
+others_can_enter() {
+    local dir=$1
+    while [[ $dir != / ]]; do
+        [[ $(stat -c %A "$dir") == *x ]] || return 1
+        dir=$(dirname "$dir")
+    done
+}
+if [[ ! -e $venv ]] && ! others_can_enter "$repo_root"; then
+    outside="/opt/aardcheck-test-venvs/$(printf '%s' "$repo_root" | sha256sum | cut -c1-16)"
+    log "$repo_root is closed to other users: venv in $outside"
+    mkdir -p "$outside"
+    chmod 755 /opt/aardcheck-test-venvs "$outside"
+    ln -sfn "$outside" "$venv"
+fi
+
 if ! "$venv/bin/python" -c 'import sys' >/dev/null 2>&1; then
     log "creating $venv with $python_bin"
-    rm -rf "$venv"
-    "$python_bin" -m venv "$venv"
+    if [[ -L $venv ]]; then
+        target=$(readlink -f "$venv")
+        rm -rf "$target" && mkdir -p "$target"
+        "$python_bin" -m venv "$target"
+    else
+        rm -rf "$venv"
+        "$python_bin" -m venv "$venv"
+    fi
 fi
 
 stamp="$venv/.aardcheck-install-stamp"

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import subprocess
 from pathlib import Path
 
 from tests.realpodman.availability import podman_unavailable_reason
-from tests.realpodman.host import ROOTFUL_NETWORK_CONFIG_DIR, PodmanHost
+from tests.realpodman.host import ROOTFUL_AARDVARK_DIR, ROOTFUL_NETWORK_CONFIG_DIR, PodmanHost
 from tests.realpodman.proc import HarnessError, run_command
 from tests.realpodman.recipes import (
     drop_dead_ports,
@@ -21,8 +23,11 @@ from tests.realpodman.recipes import (
     remove_dead_container,
     remove_tree,
 )
-from tests.realpodman.session import HarnessSession
+from tests.realpodman.session import DEFAULT_BASE_DIR, PREFIX_STEM, HarnessSession, workdir_for
 from tests.realpodman.users import remove_user, users_with_prefix
+
+#: Cleanups of one session (its own, then reapers') before its scratch dir is dropped.
+CLEANUP_ATTEMPTS = 3
 
 
 def cleanup_session(session: HarnessSession) -> list[str]:
@@ -44,7 +49,15 @@ def cleanup_session(session: HarnessSession) -> list[str]:
         except HarnessError as err:
             problems.append(f"rootful cleanup: {err}")
     if session.workdir.exists():
-        remove_tree(session.workdir)
+        # keep the scratch dir (saved network definitions, owner file) after a failed
+        # cleanup, so that the next session's reaper tries again - a few times at most
+        attempts_file = session.workdir / "cleanup-attempts"
+        attempts = int(attempts_file.read_text()) + 1 if attempts_file.exists() else 1
+        if problems and attempts < CLEANUP_ATTEMPTS:
+            attempts_file.write_text(str(attempts))
+            problems.append(f"kept {session.workdir} for another cleanup attempt")
+        else:
+            remove_tree(session.workdir)
     return problems
 
 
@@ -63,9 +76,10 @@ def cleanup_rootful(session: HarnessSession) -> list[str]:
     first restored from their saved definitions when their containers or bridge remain,
     so that podman's own teardown removes the bridge, iptables rules and DNS lines.
     """
+    session.ensure_containers_conf()  # a reaped orphan's scratch dir starts empty
     host = PodmanHost(session)
     problems: list[str] = []
-    containers = [c for c in host.containers() if session.owns(c)]
+    containers = host.containers(session.prefix)
     networks = [n for n in host.networks() if session.owns(n)]
     networks += _restore_definitions(host, containers, networks, problems)
     for container in containers:
@@ -139,3 +153,39 @@ def _leaked_bridges(host: PodmanHost) -> list[str]:
             problems.append(f"bridge {interface} of {name} leaked; deleting it")
             run_command(["ip", "link", "del", str(interface)], check=False, timeout=30)
     return problems
+
+
+_PREFIX_OF = re.compile(r"^(aardtest-[0-9a-f]{6}-)")
+_BROKEN_CONTAINER = re.compile(r"network namespace (?:for|of) container ([0-9a-f]{64})")
+
+
+def orphaned_prefixes(base_dir: Path = DEFAULT_BASE_DIR) -> list[str]:
+    """Session prefixes that own rootful objects or users but have no scratch directory.
+
+    A live session creates its scratch directory before anything else and removes it
+    last, so such a prefix belongs to a session that is gone (killed before it could
+    keep its directory, or an older harness).
+    """
+    names = list(users_with_prefix(PREFIX_STEM))
+    if podman_unavailable_reason() is None:
+        names += _rootful_names()
+    prefixes = {m.group(1) for m in map(_PREFIX_OF.match, names) if m}
+    return sorted(p for p in prefixes if not workdir_for(p, base_dir).exists())
+
+
+def _rootful_names() -> list[str]:
+    """Names of rootful containers (harness-looking only), networks and aardvark files."""
+    env = {k: v for k, v in os.environ.items() if k != "CONTAINERS_CONF"}
+
+    def podman(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_command(["podman", *args], env=env, check=False, timeout=60)
+
+    listed = podman("ps", "-a", "--filter", f"name=^{PREFIX_STEM}", "--format", "{{.Names}}")
+    names = listed.stdout.split()
+    broken = _BROKEN_CONTAINER.search(listed.stderr) if listed.returncode else None
+    if broken:  # a container whose netns vanished makes the listing fail
+        names.append(podman("container", "inspect", "--format", "{{.Name}}", broken[1]).stdout)
+    names += podman("network", "ls", "--format", "{{.Name}}").stdout.split()
+    if ROOTFUL_AARDVARK_DIR.is_dir():
+        names += [path.name for path in ROOTFUL_AARDVARK_DIR.iterdir()]
+    return [name.strip() for name in names]

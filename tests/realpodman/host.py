@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import subprocess
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -202,8 +203,8 @@ class PodmanHost:
     ) -> str:
         """Create a bridge network; returns its full name.
 
-        ``subnet=None`` picks a free /24 from ``SUBNET_POOL`` (not podman's own 10.89/16
-        pool, which orphan files of this harness could otherwise poison for others).
+        ``subnet=None`` picks a free /24 of ``subnets.SUBNET_POOL`` (10.213/16), not of
+        podman's own 10.89/16 pool, which this harness's orphan files could poison.
         """
         name = self.session.qualify(name)
         tries = 5 if subnet is None else 1
@@ -269,7 +270,8 @@ class PodmanHost:
     def free_subnet(self) -> str:
         """A /24 from ``SUBNET_POOL`` that no network, route or aardvark file uses."""
         networks = self.podman_json("network", "ls", "--format", "json") or []
-        return subnets.free_subnet(networks, self.aardvark_dir, host_routes=not self.user)
+        # rootless podman too refuses a subnet routed on the host ("already used on the host")
+        return subnets.free_subnet(networks, self.aardvark_dir, host_routes=True)
 
     # ---- containers -------------------------------------------------------------------
 
@@ -320,10 +322,19 @@ class PodmanHost:
         """Whether podman still lists this container."""
         return self.podman("container", "exists", name, check=False).returncode == 0
 
-    def containers(self) -> list[str]:
-        """Names of all containers of this host (not only the session's)."""
-        listed = self.podman_json("ps", "-a", "--format", "json") or []
-        return [str(c["Names"][0]) for c in listed if c.get("Names")]
+    def containers(self, prefix: str | None = None) -> list[str]:
+        """Names of this host's containers starting with ``prefix`` (default: the session's).
+
+        Filtered by podman itself: an unfiltered ``podman ps`` fails outright while any
+        container on the host has a vanished netns (another test's recipe half-way).
+        """
+        prefix = self.session.prefix if prefix is None else prefix
+        args = ["ps", "-a", "--format", "json"]
+        if prefix:
+            args += ["--filter", f"name=^{re.escape(prefix)}"]
+        listed = self.podman_json(*args) or []
+        names = [str(c["Names"][0]) for c in listed if c.get("Names")]
+        return [n for n in names if n.startswith(prefix)]
 
     def members(self, network: str, *, running_only: bool = True) -> list[str]:
         """Names of containers attached to a network (running ones by default)."""

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import stat
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +36,8 @@ def python_for(host: PodmanHost) -> str:
     if not host.user:
         return sys.executable
     candidates = [os.environ.get(ROOTLESS_PYTHON_ENV, ""), sys.executable]
+    # The venv itself may live outside an unreadable checkout (setup-host.sh links it).
+    candidates.append(str(Path(sys.prefix).resolve() / "bin" / "python"))
     candidates.append(str(REPO_ROOT / ".venv" / "bin" / "python"))
     errors = []
     for python in dict.fromkeys(c for c in candidates if c):
@@ -55,8 +61,44 @@ def python_for(host: PodmanHost) -> str:
 _usable: set[tuple[str, str]] = set()
 
 
+def _readable_by_others(path: Path) -> bool:
+    """Whether any user can reach ``path``: every ancestor searchable, itself readable."""
+    try:
+        if not path.stat().st_mode & stat.S_IROTH:
+            return False
+        return all(p.stat().st_mode & stat.S_IXOTH for p in (path, *path.parents))
+    except OSError:
+        return False
+
+
+_code_copy: list[Path] = []
+
+
+def _code_root() -> Path:
+    """Where a rootless user imports the working tree's aardcheck from.
+
+    CI may clone into a directory other users cannot enter; then the package is copied
+    once to a world-readable temporary directory (removed at exit).
+    """
+    if _readable_by_others(REPO_ROOT):
+        return REPO_ROOT
+    if not _code_copy:
+        root = Path(tempfile.mkdtemp(prefix="aardtest-code-"))
+        root.chmod(0o755)
+        shutil.copytree(
+            REPO_ROOT / "aardcheck",
+            root / "aardcheck",
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+        for path in root.rglob("*"):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        atexit.register(shutil.rmtree, root, True)
+        _code_copy.append(root)
+    return _code_copy[0]
+
+
 def _pythonpath() -> dict[str, str]:
-    return {"PYTHONPATH": str(REPO_ROOT)}
+    return {"PYTHONPATH": str(_code_root())}
 
 
 def aardcheck_env(host: PodmanHost, env: Mapping[str, str] | None = None) -> dict[str, str]:

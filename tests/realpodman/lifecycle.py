@@ -18,8 +18,9 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from tests.realpodman.cleanup import cleanup_session
-from tests.realpodman.session import DEFAULT_BASE_DIR, PREFIX_STEM, HarnessSession
+from tests.realpodman.cleanup import cleanup_session, orphaned_prefixes
+from tests.realpodman.proc import HarnessError
+from tests.realpodman.session import DEFAULT_BASE_DIR, PREFIX_STEM, HarnessSession, workdir_for
 
 #: A scratch directory without an owner file younger than this may still be starting.
 OWNERLESS_GRACE = 120.0
@@ -81,8 +82,25 @@ def _install_sigterm_handler() -> None:
 
 
 def reap_abandoned_sessions(base_dir: Path = DEFAULT_BASE_DIR) -> list[str]:
-    """Clean up sessions whose owner process is gone; returns the problems met."""
+    """Clean up sessions whose owner process is gone; returns the problems met.
+
+    Those are scratch directories whose owner died, and prefixes that still own
+    objects but have no scratch directory at all (see ``orphaned_prefixes``).
+    """
     problems: list[str] = []
+    try:
+        orphans = orphaned_prefixes(base_dir)
+    except HarnessError as err:
+        orphans = []
+        problems.append(f"looking for orphaned sessions: {err}")
+    for prefix in orphans:
+        workdir = workdir_for(prefix, base_dir)
+        try:
+            workdir.mkdir(mode=0o755)  # claims it: other reapers skip it
+        except FileExistsError:
+            continue
+        orphan = HarnessSession(prefix=prefix, workdir=workdir)
+        problems.extend(f"{prefix}: {p}" for p in cleanup_session(orphan))
     for workdir in sorted(base_dir.glob(f"{PREFIX_STEM}*-run")):
         try:
             session = HarnessSession.attach(workdir)

@@ -31,6 +31,7 @@ RM_TRIES = 4
 RM_TIME_LIMIT = 150.0
 SIBLING_TRIES = 12
 SIBLING_TIME_LIMIT = 120.0
+UMOUNT_BUSY_WAIT = 10.0
 
 
 @dataclass(frozen=True)
@@ -138,10 +139,18 @@ def make_vanished_netns_stale(host: PodmanHost, container: str) -> PlantedStale:
         script = '{ umount "$1" || umount --lazy "$1"; } && rm -f "$1"'
         host.unshare("sh", "-c", script, "sh", info.sandbox_key, timeout=60)
     else:
-        # A long-running podman API service (a watcher's, another test's) keeps every
-        # container's netns open: plain umount then says "target is busy". Detach it
-        # lazily instead, as podman's own teardown does (MNT_DETACH).
-        if run_command(["umount", info.sandbox_key], check=False, timeout=30).returncode:
+        # A long-running podman API service (a watcher's, another test's) holds the
+        # netns of every container it listed: plain umount says "target is busy" until it
+        # lists again. Retry a while (a dead netns is what the recipe promises), then
+        # detach lazily as podman's own teardown does (the netns may then live on).
+        unmounted = False
+        with contextlib.suppress(HarnessError):
+            unmounted = wait_until(
+                lambda: run_command(["umount", info.sandbox_key], check=False).returncode == 0,
+                timeout=UMOUNT_BUSY_WAIT,
+                what=f"umount {info.sandbox_key}",
+            )
+        if not unmounted:
             run_command(["umount", "-l", info.sandbox_key], timeout=30)
         Path(info.sandbox_key).unlink(missing_ok=True)
     tries = remove_dead_container(host, container)

@@ -69,8 +69,7 @@ class HarnessSession:
                 continue
             workdir.chmod(0o755)  # rootless users read the image tar and their conf here
             session = cls(prefix=prefix, workdir=workdir)
-            session.containers_conf.write_text(CONTAINERS_CONF_TEXT)
-            session.containers_conf.chmod(0o644)
+            session.ensure_containers_conf()
             session.write_owner()
             return session
         raise RuntimeError(f"could not make a unique session directory in {base_dir}")
@@ -87,6 +86,13 @@ class HarnessSession:
     def containers_conf(self) -> Path:
         """The session's containers.conf (runc, low ulimits); pass as CONTAINERS_CONF."""
         return self.workdir / "containers.conf"
+
+    def ensure_containers_conf(self) -> Path:
+        """Write the session's containers.conf unless it is there; returns its path."""
+        if not self.containers_conf.exists():
+            self.containers_conf.write_text(CONTAINERS_CONF_TEXT)
+            self.containers_conf.chmod(0o644)
+        return self.containers_conf
 
     @property
     def networks_dir(self) -> Path:

@@ -24,9 +24,11 @@ from tests.realpodman import (
 )
 from tests.realpodman.api import ping
 from tests.realpodman.availability import NO_PODMAN_ENV
-from tests.realpodman.cleanup import cleanup_session
+from tests.realpodman.cleanup import cleanup_session, orphaned_prefixes
 from tests.realpodman.host import ROOTFUL_NETWORK_CONFIG_DIR
 from tests.realpodman.invoke import REPO_ROOT
+from tests.realpodman.lifecycle import reap_abandoned_sessions
+from tests.realpodman.recipes import remove_tree
 from tests.realpodman.session import CONTAINERS_CONF_TEXT, PREFIX_RE
 from tests.realpodman.users import SUBID_FILES, subid_ranges
 
@@ -231,7 +233,7 @@ def test_cleanup_leaves_nothing_behind_rootful(rootful_host: PodmanHost) -> None
     finally:
         problems = cleanup_session(child)
     assert not problems, "\n".join(problems)
-    assert [c for c in rootful_host.containers() if child.owns(c)] == []
+    assert rootful_host.containers(child.prefix) == []
     assert [n for n in rootful_host.networks() if child.owns(n)] == []
     assert [p.name for p in rootful_host.aardvark_dir.iterdir() if child.owns(p.name)] == []
     assert list(ROOTFUL_NETWORK_CONFIG_DIR.glob(f"{child.prefix}*")) == []
@@ -259,6 +261,24 @@ def _processes_of_uid(uid: int) -> list[str]:
         except OSError:
             continue
     return found
+
+
+@pytest.mark.podman
+def test_sessions_of_dead_processes_are_reaped(rootful_host: PodmanHost) -> None:
+    dead_owner, lost_dir = HarnessSession.create(), HarnessSession.create()
+    for child in (dead_owner, lost_dir):
+        host = PodmanHost(child)
+        host.run("c", {host.network_create("n"): ["app"]})
+    # pid 1 with another start time: the owner process is gone
+    (dead_owner.workdir / "owner.json").write_text('{"pid": 1, "start": -1}')
+    remove_tree(lost_dir.workdir)  # as if the process died after losing its directory
+    assert lost_dir.prefix in orphaned_prefixes()
+    problems = reap_abandoned_sessions()
+    for child in (dead_owner, lost_dir):
+        assert not [p for p in problems if p.startswith(child.prefix)]
+        assert rootful_host.containers(child.prefix) == []
+        assert [n for n in rootful_host.networks() if child.owns(n)] == []
+        assert not child.workdir.exists()
 
 
 # ---- rootless --------------------------------------------------------------------------
