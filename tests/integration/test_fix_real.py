@@ -14,6 +14,20 @@ def _live_lines(host: PodmanHost, net: str, dead_id: str) -> list[str]:
     return [line for line in host.aardvark_lines(net) if not line.startswith(dead_id)]
 
 
+def _host_state(host: PodmanHost, net: str) -> tuple[object, ...]:
+    """The session's file, networks and containers, as --dry-run must leave them (other
+    sessions' may change meanwhile on a shared host)."""
+    mine = host.session.prefix
+    files = {p.name: p.read_bytes() for p in sorted(host.aardvark_dir.iterdir()) if p.name == net}
+    networks = host.podman_json("network", "ls", "--format", "json")
+    ids = sorted(n["id"] for n in networks if n["name"].startswith(mine))
+    listed = host.podman_json("ps", "-a", "--filter", f"name={mine}", "--format", "json") or []
+    containers = sorted(
+        (c["Id"], c["State"], c.get("StartedAt"), tuple(c.get("Networks") or ())) for c in listed
+    )
+    return files, ids, containers
+
+
 def _seed(host: PodmanHost, net_name: Callable[[str], str]) -> tuple[str, str, str, str]:
     """The seed symptom; returns (network, dead id, dead ip, live ip)."""
     net = host.network_create(net_name("fx"))
@@ -31,9 +45,10 @@ def _fix_seed(host: PodmanHost, net_name: Callable[[str], str]) -> None:
     file_path = host.aardvark_file(net)
     mode_before = file_path.stat().st_mode
 
+    state_before = _host_state(host, net)
     dry = run_aardcheck("fix", "--dry-run", "--network", net, host=host)
     assert dry.returncode == 1 and "prune line(s)" in dry.stdout and "dry run" in dry.stdout
-    assert any(line.startswith(dead_id) for line in host.aardvark_lines(net)), "dry run changed"
+    assert _host_state(host, net) == state_before, "--dry-run changed something"
 
     proc = fix(host, net, extra=("--format", "json"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
