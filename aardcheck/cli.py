@@ -215,7 +215,11 @@ def fix(
     raise typer.Exit(int(result.exit_code))
 
 
-from aardcheck.cli_places import (  # noqa: E402 (registered after the core commands)
+from aardcheck.cli_watch import watch  # noqa: E402 (registered after the core commands)
+
+app.command()(watch)
+
+from aardcheck.cli_places import (  # noqa: E402
     COMPOSE_CONTEXT,
     clean,
     compose,

@@ -1,0 +1,368 @@
+"""The watcher: events in, debounced checks, transitions out, safe repairs, metrics.
+
+The main loop (``run``) decides when to check; each check runs on a worker thread, one at
+a time, while the main thread keeps serving stop requests and the systemd watchdog.
+watchdog's and the podman event thread only record requests through ``WorkSignal``.
+Whatever a check raises is reported and retried with back-off; the loop only ends when
+``stop`` is called.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+
+from aardcheck.errors import AardcheckError, UsageError
+from aardcheck.models import CheckResult, Finding, Kind, RunDir
+from aardcheck.runner import check_with
+from aardcheck.sources.podman_api import PodmanSession
+from aardcheck.watch.directories import DirectoryWatch
+from aardcheck.watch.link import PodmanLink
+from aardcheck.watch.metrics import WatchMetrics
+from aardcheck.watch.notify import SystemdNotifier
+from aardcheck.watch.options import WatchOptions
+from aardcheck.watch.output import Reporter, describe_error
+from aardcheck.watch.podman_events import PodmanEvent, PodmanEventStream
+from aardcheck.watch.repairs import Repairer
+from aardcheck.watch.routing import known_networks, memberships
+from aardcheck.watch.schedule import Backoff, Batch, Debouncer, RepairGate, Timetable
+from aardcheck.watch.transitions import FindingTracker
+from aardcheck.watch.wakeup import WorkSignal
+
+#: Findings that depend on whether something answers at an address: nothing in the files
+#: or in podman changes when a leftover network namespace finally goes away, so they are
+#: looked at again after these delays (doubling) until they resolve or become definite.
+LOOK_AGAIN = frozenset({Kind.UNKNOWN_ENTRY})
+LOOK_AGAIN_FIRST = 5.0
+
+#: After a stop request, how long a check in progress may still take before the watcher
+#: exits without it (podman can block a listing for tens of seconds on a busy host).
+STOP_GRACE = 3.0
+
+
+class Watcher:
+    def __init__(
+        self,
+        options: WatchOptions,
+        reporter: Reporter,
+        *,
+        notifier: SystemdNotifier | None = None,
+        metrics: WatchMetrics | None = None,
+    ) -> None:
+        self.options = options
+        self.reporter = reporter
+        self.notifier = notifier or SystemdNotifier()
+        self.metrics = metrics or WatchMetrics()
+        self.signal = WorkSignal(Debouncer(options.debounce, options.max_delay))
+        self.tracker = FindingTracker(settle=options.settle)
+        self.timetable = Timetable()
+        self.link = PodmanLink(options.check.url)
+        self.dirs = DirectoryWatch(self._request)
+        self.events = PodmanEventStream(
+            lambda: self.link.url, self._on_podman_event, self._on_connection
+        )
+        self.repairer = Repairer(
+            RepairGate(base=options.repair_backoff, cap=options.repair_backoff_cap)
+        )
+        self.retry = Backoff(base=1.0, cap=options.reconnect_cap)
+        self.run_dir: RunDir | None = None
+        self.checks = 0
+        self._members: Mapping[str, frozenset[str]] = {}
+        self._stream_lost = False
+        self._postponed: dict[str, float] = {}
+        self.stop_reason = ""
+        self._look_again: dict[str, tuple[Backoff, float]] = {}
+
+    # ----------------------------------------------------------------- callbacks (any thread)
+
+    def stop(self, reason: str = "") -> None:
+        """Ask the loop to end (safe from a signal handler: takes no lock but the
+        Condition's re-entrant one, and logs nothing)."""
+        self.stop_reason = self.stop_reason or reason
+        self.signal.stop()
+
+    def _on_podman_event(self, event: PodmanEvent) -> None:
+        """Check the networks the container is in or has lines in (as of the last check).
+
+        A container the last check did not know has no line we could judge yet: when
+        netavark writes one, the file event brings the check (the interval is the net).
+        4.3's connect/disconnect events name no network: the container's known ones are
+        checked, the other side shows up as a file change.
+        """
+        nets = self._members.get(event.container_id)
+        if not nets:
+            return
+        who = event.name or event.container_id[:12]
+        self._request(nets, f"{event.type} {who} {event.action}")
+
+    def _request(self, networks: frozenset[str] | None, reason: str) -> None:
+        """Ask for a check, unless it only concerns networks outside ``--network``."""
+        selected = self.options.check.networks
+        if networks is not None and selected and not networks & selected:
+            return
+        self.signal.request(networks, reason)
+
+    def _on_connection(self, connected: bool, detail: str) -> None:
+        if connected:
+            self.reporter.debug(f"listening to podman events at {detail}")
+            if self._stream_lost:
+                self._stream_lost = False
+                self.reporter.recovered("events", "podman event stream is back")
+                self.signal.request(None, "podman event stream reconnected")
+        else:
+            self._stream_lost = True
+            self.reporter.problem(
+                "events", f"podman event stream lost ({detail}); reconnecting with back-off"
+            )
+
+    # ----------------------------------------------------------------- the loop
+
+    def run(self) -> None:
+        """Until ``stop``: one full check, then checks as events and timers ask."""
+        self.dirs.start()
+        self._watch_dirs(self._guess_dirs())
+        self.events.start()
+        if not self._run_check(Batch(None, ("start",))):
+            return
+        self._announce_ready()
+        next_full = time.monotonic() + self.options.interval
+        while not self.signal.stopping:
+            wake = [next_full, self.timetable.next_at(), self.notifier.next_ping_at()]
+            batch = self.signal.wait(min(t for t in wake if t is not None))
+            if self.signal.stopping:
+                break
+            now = time.monotonic()
+            self.notifier.ping_if_due(now)
+            for extra in (self.timetable.take(now), self._interval_batch(now, next_full)):
+                if extra is not None:
+                    batch = extra if batch is None else batch.merge(extra)
+            if batch is None:
+                continue
+            if batch.full:
+                next_full = now + self.options.interval
+            if not self._run_check(batch):
+                return
+
+    def _run_check(self, batch: Batch) -> bool:
+        """Run one check on a worker thread so that a stop request (and the systemd
+        watchdog) is served while podman is slow to answer. False when the check was
+        abandoned because the watcher is stopping."""
+        scope = self._scope(batch)
+        if scope is not None and not scope:
+            return True  # only networks outside --network changed
+        done = threading.Event()
+
+        def work() -> None:
+            try:
+                self.check(batch)
+            except Exception as err:  # a bug must not end the watcher: report it, go on
+                self.reporter.error(f"internal error during a check: {describe_error(err)}")
+            finally:
+                done.set()
+                self.signal.poke()
+
+        threading.Thread(target=work, name="aardcheck-check", daemon=True).start()
+        while not done.is_set() and not self.signal.stopping:
+            ping = self.notifier.next_ping_at()
+            timeout = None if ping is None else max(0.0, ping - time.monotonic())
+            self.signal.wait_for(lambda: done.is_set() or self.signal.stopping, timeout)
+            self.notifier.ping_if_due()
+        if done.is_set() or self.signal.wait_for(done.is_set, STOP_GRACE):
+            return True
+        self.reporter.warning(
+            f"stopping without waiting for a check still running ({', '.join(batch.reasons)})"
+        )
+        return False
+
+    def _interval_batch(self, now: float, next_full: float) -> Batch | None:
+        return Batch(None, ("interval",)) if now >= next_full else None
+
+    def _announce_ready(self) -> None:
+        dirs = ", ".join(str(d) for d in self.dirs.watched()) or "nothing yet"
+        mode = "json transitions on stdout" if self.options.json_output else "text"
+        fix = ", fixing stale lines" if self.options.fix else ""
+        line = f"ready: watching {dirs}; full check every {self.options.interval:g} s; {mode}{fix}"
+        self.reporter.info(line)
+        self.notifier.ready(line)
+
+    def close(self) -> list[str]:
+        """Stop observers, the event thread and the private API service; returns the
+        names of threads that did not end in time (for the log)."""
+        started = time.monotonic()
+        if self.stop_reason:
+            self.reporter.info(f"{self.stop_reason} received; stopping")
+        self.notifier.stopping()
+        self.signal.stop()
+        left: list[str] = []
+        self.dirs.stop()
+        self.reporter.debug(f"directory observers joined after {time.monotonic() - started:.2f} s")
+        if not self.events.stop():
+            left.append("podman-events")
+        self.reporter.debug(f"event stream closed after {time.monotonic() - started:.2f} s")
+        self.link.close()
+        self.reporter.debug(f"podman session closed after {time.monotonic() - started:.2f} s")
+        return left
+
+    # ----------------------------------------------------------------- directories
+
+    def _guess_dirs(self) -> list[Path]:
+        """Before podman has answered, only ``--run-dir`` is certain; the directory podman
+        really uses is added after the first successful check (no check can run before)."""
+        path = self.options.check.run_dir
+        if path is None:
+            return []
+        return [path if path.name == "aardvark-dns" else path / "aardvark-dns"]
+
+    def _watch_dirs(self, dirs: list[Path]) -> None:
+        for note in self.dirs.add(dirs):
+            self.reporter.info(note)
+
+    # ----------------------------------------------------------------- one check
+
+    def _scope(self, batch: Batch) -> frozenset[str] | None:
+        selected = self.options.check.networks
+        if batch.networks is None:
+            return None
+        return batch.networks & selected if selected else batch.networks
+
+    def check(self, batch: Batch) -> None:
+        """Check the batch's networks; never raises (problems are reported)."""
+        scope = self._scope(batch)
+        if scope is not None and not scope:
+            return  # only networks outside --network changed
+        if self.dirs.needs_rearm:
+            for note in self.dirs.rearm():
+                self.reporter.info(note)
+        started = time.monotonic()
+        try:
+            session = self.link.session()
+            result, checked = self._check_scope(session, scope)
+        except Exception as err:  # podman gone, a bug: report it, retry with back-off
+            self._failed(err, started, scope)
+            return
+        self._succeeded(session, result, scope, checked, batch, started)
+
+    def _check_scope(
+        self, session: PodmanSession, scope: frozenset[str] | None
+    ) -> tuple[CheckResult | None, frozenset[str] | None]:
+        """Check ``scope`` (None: the user's selection); networks that vanished are left
+        out (a check must not name them) but their findings resolve all the same."""
+        wanted = self.options.check.networks if scope is None else scope
+        try:
+            return check_with(session, replace(self.options.check, networks=wanted)), wanted
+        except UsageError:
+            if not wanted:
+                raise
+        existing = wanted & known_networks(session, self.run_dir)
+        self._note_missing(wanted - existing if scope is None else frozenset())
+        if not existing:
+            return None, existing
+        return check_with(session, replace(self.options.check, networks=existing)), existing
+
+    def _note_missing(self, missing: frozenset[str]) -> None:
+        for net in sorted(missing):
+            self.reporter.problem(f"missing:{net}", f"network {net} does not exist (yet)")
+        for net in sorted(self.options.check.networks - missing):
+            self.reporter.recovered(f"missing:{net}", f"network {net} exists now")
+
+    def _failed(self, err: Exception, started: float, scope: frozenset[str] | None) -> None:
+        self.metrics.record_check(full=scope is None, ok=False, duration=time.monotonic() - started)
+        self._write_textfile()
+        if not self.link.healthy():
+            self.link.drop()  # reconnect (and restart a private service) next time
+        delay = self.retry.next_delay()
+        what = str(err) if isinstance(err, AardcheckError) else describe_error(err)
+        self.reporter.problem("check", f"check failed: {what}; retrying with back-off")
+        self.reporter.debug(f"next attempt in {delay:.1f} s")
+        self.timetable.add(time.monotonic() + delay, Batch(None, ("retry after failure",)))
+
+    def _succeeded(
+        self,
+        session: PodmanSession,
+        result: CheckResult | None,
+        scope: frozenset[str] | None,
+        checked: frozenset[str] | None,
+        batch: Batch,
+        started: float,
+    ) -> None:
+        self.checks += 1
+        self.retry.reset()
+        self.reporter.recovered("check", "checks work again")
+        if result is not None:
+            self.run_dir = result.snapshot.directory.run_dir
+            self._watch_dirs([self.run_dir.dns_dir])
+            self._members = memberships(result.snapshot)
+            self.metrics.observe_probes(result.snapshot.probes)
+        if scope is None and result is not None and not self.options.check.networks:
+            self._note_missing(frozenset())
+        findings: tuple[Finding, ...] = result.findings if result is not None else ()
+        now = time.monotonic()
+        # observed when the check started: a change seen at the start of two checks at
+        # least `settle` apart has settled, however long each check took
+        update = self.tracker.update(findings, scope, started)
+        for t in update.transitions:
+            self.reporter.transition(t)
+        if update.recheck_at is not None:
+            self.timetable.add(update.recheck_at, Batch(update.recheck_networks, ("settle",)))
+        self._schedule_look_again(now)
+        if self.options.fix and result is not None:
+            self._repair(session, result, now)
+        duration = time.monotonic() - started
+        self.metrics.set_findings(self.tracker.current)
+        self.metrics.record_check(full=scope is None, ok=True, duration=duration)
+        self._write_textfile()
+        nets = "all networks" if checked is None else f"{len(checked)} network(s)"
+        self.reporter.debug(
+            f"check #{self.checks} of {nets} ({', '.join(batch.reasons)}) took {duration:.2f} s: "
+            f"{len(findings)} finding(s), {self.tracker.pending} settling; "
+            f"{self.signal.requests} event(s) so far"
+        )
+
+    def _schedule_look_again(self, now: float) -> None:
+        nets = {f.network for f in self.tracker.current if f.kind in LOOK_AGAIN}
+        for net in set(self._look_again) - nets:
+            del self._look_again[net]
+        for net in sorted(nets):
+            backoff, due = self._look_again.get(
+                net, (Backoff(base=LOOK_AGAIN_FIRST, cap=self.options.interval), 0.0)
+            )
+            if due > now:
+                continue  # already promised
+            due = now + backoff.next_delay()
+            self._look_again[net] = (backoff, due)
+            self.timetable.add(due, Batch(frozenset({net}), ("unknown entries: look again",)))
+
+    # ----------------------------------------------------------------- repairs
+
+    def _repair(self, session: PodmanSession, result: CheckResult, now: float) -> None:
+        settled = {f.identity for f in self.tracker.current}
+        round_ = self.repairer.repair(
+            session, result, (f for f in result.findings if f.identity in settled), now
+        )
+        for change in round_.changes:
+            self.reporter.repair(change)
+            self.metrics.record_repair(change)
+        for net, opens in round_.postponed:
+            if self._postponed.get(net) != opens:
+                self._postponed[net] = opens
+                self.reporter.warning(
+                    f"repairs of network {net} are backed off (it keeps going stale); "
+                    f"next attempt in {opens - now:.0f} s"
+                )
+            self.timetable.add(opens, Batch(frozenset({net}), ("repair back-off over",)))
+        if round_.touched:
+            self.timetable.add(time.monotonic(), Batch(round_.touched, ("after repair",)))
+
+    def _write_textfile(self) -> None:
+        directory = self.options.textfile_dir
+        if directory is None:
+            return
+        try:
+            self.metrics.write_textfile(directory)
+        except OSError as err:
+            self.reporter.problem("textfile", f"cannot write metrics to {directory}: {err}")
+        else:
+            self.reporter.recovered("textfile", f"metrics written to {directory} again")

@@ -1,0 +1,126 @@
+"""Which findings appeared and which resolved between two checks. Pure.
+
+A finding is the same finding while its identity (``Finding.identity``: kind, network,
+name, container id, address) is the same; its message may change without a transition.
+
+A change is only reported once it *settles*: it must still hold on a check made at least
+``settle`` seconds after it was first seen. Podman passes through states in which the file
+and its own view disagree for a moment (a container stopping has died but its line is
+removed a little later; a starting container has its line before it runs); without the
+settle period every ``podman stop`` would log a stale line that appears and resolves.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from aardcheck.analysis import sort_key
+from aardcheck.models import Finding
+
+Identity = tuple[str, str, str, str, str]
+
+
+class Change(enum.StrEnum):
+    APPEARED = "appeared"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    change: Change
+    finding: Finding
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """What one check changed: settled transitions, and when to look again to settle more."""
+
+    transitions: tuple[Transition, ...] = ()
+    #: When a confirming check is due (None: nothing is waiting to settle).
+    recheck_at: float | None = None
+    #: The networks of the changes waiting to settle.
+    recheck_networks: frozenset[str] = frozenset()
+
+
+@dataclass(slots=True)
+class _Pending:
+    change: Change
+    finding: Finding
+    first_seen: float
+
+
+def _in_scope(finding: Finding, scope: frozenset[str] | None) -> bool:
+    return scope is None or finding.network in scope
+
+
+@dataclass(slots=True)
+class FindingTracker:
+    """The findings reported so far, and the changes waiting to settle.
+
+    ``update(found, scope, now)`` takes the findings of one check that looked at the
+    networks in ``scope`` (None: every network); reported findings outside the scope are
+    kept as they are, since that check could not have seen them.
+    """
+
+    settle: float = 0.0
+    _reported: dict[Identity, Finding] = field(default_factory=dict)
+    _pending: dict[Identity, _Pending] = field(default_factory=dict)
+
+    @property
+    def current(self) -> tuple[Finding, ...]:
+        """Every reported (settled) finding, in report order."""
+        return tuple(sorted(self._reported.values(), key=sort_key))
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def update(self, found: Iterable[Finding], scope: frozenset[str] | None, now: float) -> Update:
+        seen = {f.identity: f for f in found if _in_scope(f, scope)}
+        for ident, f in seen.items():
+            if ident in self._reported:
+                self._reported[ident] = f  # newest message and details
+                self._pending.pop(ident, None)
+            else:
+                self._observe(ident, Change.APPEARED, f, now)
+        for ident, f in list(self._reported.items()):
+            if _in_scope(f, scope) and ident not in seen:
+                self._observe(ident, Change.RESOLVED, f, now)
+        for ident, p in list(self._pending.items()):
+            if not _in_scope(p.finding, scope):
+                continue
+            still = (ident in seen) == (p.change is Change.APPEARED)
+            if not still:
+                del self._pending[ident]  # it flickered back: nothing to report
+        return self._settle(now)
+
+    def _observe(self, ident: Identity, change: Change, finding: Finding, now: float) -> None:
+        known = self._pending.get(ident)
+        if known is None or known.change is not change:
+            self._pending[ident] = _Pending(change, finding, now)
+        else:
+            known.finding = finding
+
+    def _settle(self, now: float) -> Update:
+        settled: list[Transition] = []
+        waiting: list[_Pending] = []
+        for ident, p in list(self._pending.items()):
+            if now - p.first_seen < self.settle:
+                waiting.append(p)
+                continue
+            del self._pending[ident]
+            if p.change is Change.APPEARED:
+                self._reported[ident] = p.finding
+            else:
+                self._reported.pop(ident, None)
+            settled.append(Transition(p.change, p.finding))
+        settled.sort(key=lambda t: (t.change is Change.APPEARED, sort_key(t.finding)))
+        if not waiting:
+            return Update(tuple(settled))
+        return Update(
+            tuple(settled),
+            recheck_at=min(p.first_seen for p in waiting) + self.settle,
+            recheck_networks=frozenset(p.finding.network for p in waiting),
+        )

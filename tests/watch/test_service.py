@@ -1,0 +1,154 @@
+"""The watcher's check step with podman replaced by literals: failures are reported once
+and retried, vanished networks resolve, events are routed to their networks."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from aardcheck.analysis import analyse
+from aardcheck.errors import EnvironmentUnavailable, UsageError
+from aardcheck.models import CheckContext, CheckResult, Snapshot
+from aardcheck.runner import CheckOptions
+from aardcheck.watch import service
+from aardcheck.watch.options import WatchOptions
+from aardcheck.watch.output import Reporter
+from aardcheck.watch.podman_events import PodmanEvent
+from aardcheck.watch.schedule import Batch
+from aardcheck.watch.service import Watcher
+from tests.scenario_loader import load_scenario
+
+NET = "proj_default"
+DEAD = "cba06b5736faf67e54b07b561eae94395e774c517a7d910a54369e1263ccfbd4"
+
+
+class FakeLink:
+    url = "unix:///fake.sock"
+
+    def session(self) -> Any:
+        return object()
+
+    def healthy(self) -> bool:
+        return True
+
+    def drop(self) -> None:
+        pass
+
+    close = drop
+
+
+def result_of(snapshot: Snapshot) -> CheckResult:
+    return CheckResult(snapshot, analyse(snapshot), CheckContext(run_dir="/x", scope="rootful"))
+
+
+def make_watcher(
+    monkeypatch: pytest.MonkeyPatch,
+    check: Callable[[Any, CheckOptions], CheckResult],
+    networks: frozenset[str] = frozenset(),
+) -> tuple[Watcher, io.StringIO]:
+    err = io.StringIO()
+    options = WatchOptions(check=CheckOptions(networks=networks), settle=0)
+    watcher = Watcher(options, Reporter(json_output=False, err=err, journal=False))
+    watcher.link = FakeLink()  # type: ignore[assignment]
+    monkeypatch.setattr(service, "check_with", check)
+    monkeypatch.setattr(watcher.dirs, "add", lambda dirs: [])
+    return watcher, err
+
+
+def lines(err: io.StringIO) -> list[str]:
+    return [ln.removeprefix("aardcheck: ") for ln in err.getvalue().splitlines()]
+
+
+def test_a_failing_check_is_reported_once_and_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    outcomes: list[Exception | CheckResult] = [
+        EnvironmentUnavailable("podman API does not answer"),
+        EnvironmentUnavailable("podman API does not answer"),
+        result_of(load_scenario("healthy")),
+    ]
+
+    def check(session: Any, options: CheckOptions) -> CheckResult:
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    watcher, err = make_watcher(monkeypatch, check)
+    watcher.check(Batch(None, ("start",)))
+    assert watcher.timetable.next_at() is not None  # a retry is promised
+    watcher.check(Batch(None, ("retry",)))
+    watcher.check(Batch(None, ("retry",)))
+    assert lines(err) == [
+        "check failed: podman API does not answer; retrying with back-off",
+        "checks work again",
+    ]
+    assert watcher.retry.failures == 0
+
+
+def test_a_bug_in_a_check_is_reported_not_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    def check(session: Any, options: CheckOptions) -> CheckResult:
+        raise ZeroDivisionError("oops")
+
+    watcher, err = make_watcher(monkeypatch, check)
+    watcher.check(Batch(None, ("start",)))
+    assert lines(err)[0].startswith("check failed: ZeroDivisionError: oops (at test_service.py:")
+
+
+def test_findings_of_a_vanished_network_resolve(monkeypatch: pytest.MonkeyPatch) -> None:
+    stale = result_of(load_scenario("seed-dead-alias"))
+    calls: list[frozenset[str]] = []
+
+    def check(session: Any, options: CheckOptions) -> CheckResult:
+        calls.append(options.networks)
+        if len(calls) == 1:
+            return stale
+        raise UsageError(f"no network named {NET}")
+
+    watcher, err = make_watcher(monkeypatch, check)
+    monkeypatch.setattr(service, "known_networks", lambda session, run_dir: frozenset())
+    watcher.check(Batch(None, ("start",)))
+    assert f"appeared: error dead-entry network={NET}" in err.getvalue()
+    watcher.check(Batch(frozenset({NET}), (f"{NET} deleted",)))
+    assert calls == [frozenset(), frozenset({NET})]
+    assert f"resolved: dead-entry network={NET}" in err.getvalue()
+    assert watcher.tracker.current == ()
+
+
+def test_a_selected_network_that_does_not_exist_yet(monkeypatch: pytest.MonkeyPatch) -> None:
+    healthy = result_of(load_scenario("healthy"))
+
+    def check(session: Any, options: CheckOptions) -> CheckResult:
+        if "later" in options.networks:
+            raise UsageError("no network named later")
+        return replace(healthy, snapshot=replace(healthy.snapshot, selected=options.networks))
+
+    watcher, err = make_watcher(monkeypatch, check, frozenset({NET, "later"}))
+    monkeypatch.setattr(service, "known_networks", lambda session, run_dir: frozenset({NET}))
+    watcher.check(Batch(None, ("start",)))
+    watcher.check(Batch(None, ("interval",)))
+    assert lines(err) == ["network later does not exist (yet)"]
+
+
+def test_podman_events_go_to_the_networks_of_known_containers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    watcher, _ = make_watcher(monkeypatch, lambda s, o: result_of(load_scenario("seed-dead-alias")))
+    watcher.check(Batch(None, ("start",)))
+    before = watcher.signal.requests
+    watcher._on_podman_event(PodmanEvent("container", "remove", DEAD, "old", 0))
+    assert watcher.signal.requests == before + 1
+    watcher._on_podman_event(PodmanEvent("container", "start", "f" * 64, "new", 0))
+    assert watcher.signal.requests == before + 1  # unknown: its file change will tell
+
+
+def test_events_outside_the_selection_are_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    watcher, _ = make_watcher(
+        monkeypatch, lambda s, o: result_of(load_scenario("seed-dead-alias")), frozenset({"other"})
+    )
+    watcher._request(frozenset({NET}), "proj_default modified")
+    assert watcher.signal.requests == 0
+    watcher._request(None, "directory created")
+    assert watcher.signal.requests == 1

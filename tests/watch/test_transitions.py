@@ -1,0 +1,104 @@
+"""FindingTracker: appeared/resolved by identity, scoped checks, the settle period."""
+
+from __future__ import annotations
+
+from aardcheck.models import Finding, Kind, Severity
+from aardcheck.watch.transitions import Change, FindingTracker, Update
+
+DEAD_A = Finding(Kind.DEAD_ENTRY, "web", "a", "aa" * 32, "10.89.0.5", message="gone")
+DEAD_B = Finding(Kind.DEAD_ENTRY, "db", "b", "bb" * 32, "10.89.1.5", message="gone")
+ORPHAN = Finding(Kind.ORPHAN_FILE, "old", severity=Severity.WARNING)
+
+
+def changes(update: Update) -> list[tuple[str, str]]:
+    return [(str(t.change), t.finding.network) for t in update.transitions]
+
+
+def test_appears_once_then_stays_quiet() -> None:
+    t = FindingTracker()
+    assert changes(t.update([DEAD_A], None, 0)) == [("appeared", "web")]
+    assert changes(t.update([DEAD_A], None, 1)) == []
+    assert changes(t.update([DEAD_A], None, 2)) == []
+
+
+def test_resolves_once() -> None:
+    t = FindingTracker()
+    t.update([DEAD_A, DEAD_B], None, 0)
+    assert changes(t.update([DEAD_B], None, 1)) == [("resolved", "web")]
+    assert changes(t.update([DEAD_B], None, 2)) == []
+    assert t.current == (DEAD_B,)
+
+
+def test_new_message_same_identity_is_no_transition() -> None:
+    t = FindingTracker()
+    t.update([DEAD_A], None, 0)
+    reworded = Finding(Kind.DEAD_ENTRY, "web", "a", "aa" * 32, "10.89.0.5", message="new text")
+    assert changes(t.update([reworded], None, 1)) == []
+    assert t.current[0].message == "new text"
+
+
+def test_partial_check_leaves_other_networks_alone() -> None:
+    t = FindingTracker()
+    t.update([DEAD_A, DEAD_B], None, 0)
+    assert changes(t.update([], frozenset({"web"}), 1)) == [("resolved", "web")]
+    assert t.current == (DEAD_B,)
+
+
+def test_partial_check_ignores_findings_outside_its_scope() -> None:
+    t = FindingTracker()
+    assert changes(t.update([DEAD_A, DEAD_B], frozenset({"db"}), 0)) == [("appeared", "db")]
+
+
+def test_resolved_is_reported_before_appeared() -> None:
+    t = FindingTracker()
+    t.update([DEAD_A], None, 0)
+    moved = Finding(Kind.DEAD_ENTRY, "web", "a", "aa" * 32, "10.89.0.6")
+    assert [str(x.change) for x in t.update([moved], None, 1).transitions] == [
+        "resolved",
+        "appeared",
+    ]
+
+
+def test_settle_waits_for_a_confirming_check() -> None:
+    t = FindingTracker(settle=1.0)
+    first = t.update([DEAD_A], None, 10.0)
+    assert changes(first) == []
+    assert first.recheck_at == 11.0
+    assert first.recheck_networks == frozenset({"web"})
+    assert changes(t.update([DEAD_A], None, 10.5)) == []  # too early to confirm
+    assert changes(t.update([DEAD_A], None, 11.0)) == [("appeared", "web")]
+
+
+def test_settle_drops_a_flicker() -> None:
+    t = FindingTracker(settle=1.0)
+    t.update([DEAD_A], None, 0.0)
+    gone = t.update([], None, 1.0)
+    assert changes(gone) == []
+    assert gone.recheck_at is None
+    assert t.current == ()
+    assert t.pending == 0
+
+
+def test_settle_applies_to_resolutions_too() -> None:
+    t = FindingTracker(settle=1.0)
+    t.update([DEAD_A], None, 0.0)
+    t.update([DEAD_A], None, 1.0)
+    assert changes(t.update([], None, 2.0)) == []  # a truncated file read for a moment
+    assert changes(t.update([DEAD_A], None, 2.5)) == []  # back: nothing to say
+    assert changes(t.update([], None, 3.0)) == []
+    assert changes(t.update([], None, 4.0)) == [("resolved", "web")]
+
+
+def test_pending_outside_partial_scope_survives() -> None:
+    t = FindingTracker(settle=1.0)
+    t.update([DEAD_A, DEAD_B], None, 0.0)
+    t.update([DEAD_B], frozenset({"db"}), 0.5)
+    assert changes(t.update([DEAD_A, DEAD_B], None, 1.0)) == [
+        ("appeared", "db"),
+        ("appeared", "web"),
+    ]
+
+
+def test_change_names() -> None:
+    assert [str(c) for c in Change] == ["appeared", "resolved"]
+    assert ORPHAN.identity == ("orphan-file", "old", "", "", "")
