@@ -22,6 +22,7 @@ from aardcheck.cli_common import (
     UrlOpt,
     fail,
     guarded,
+    help_markup,
     parse_version,
 )
 from aardcheck.errors import ExitCode
@@ -35,7 +36,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=help_markup(),
 )
+
 
 def _print_version(value: bool) -> None:
     if value:
@@ -49,9 +52,7 @@ def _print_version(value: bool) -> None:
 def _root(
     version: Annotated[
         bool,
-        typer.Option(
-            "--version", callback=_print_version, is_eager=True, help="Show the version."
-        ),
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Show the version."),
     ] = False,
 ) -> None:
     """Find and repair stale, duplicate and dead aardvark-dns mappings on podman hosts."""
@@ -89,6 +90,10 @@ def check(
         aardvark_version=version if isinstance(version, AardvarkVersion) else None,
     )
     result = guarded(lambda: run_check(options))
+    from aardcheck.sources.aardvark_files import unreadable_directory
+
+    if why := unreadable_directory(result.snapshot.directory):
+        raise fail(f"nothing checked: {why}", ExitCode.ENVIRONMENT)
     code = ExitCode.FINDINGS if result.findings else ExitCode.CLEAN
     if output is OutputFormat.json:
         from aardcheck.report import json_report
@@ -192,6 +197,14 @@ def fix(
             "use --dry-run to see the plan",
             ExitCode.USAGE,
         )
+    if run_dir is not None:  # an unreadable directory would make every line look missing
+        from aardcheck.models import LATEST_AARDVARK
+        from aardcheck.sources import discovery
+        from aardcheck.sources.aardvark_files import read_dns_directory, unreadable_directory
+
+        given = guarded(lambda: discovery.run_dir_override(run_dir))
+        if why := unreadable_directory(read_dns_directory(given, LATEST_AARDVARK)):
+            raise fail(f"nothing changed: {why}", ExitCode.ENVIRONMENT)
 
     def confirm(plan: object) -> bool:
         from aardcheck.repair.plan import RepairPlan
@@ -208,6 +221,10 @@ def fix(
 
         recreate_hook = recreate_network
     result = guarded(lambda: run_fix(options, confirm, recreate_hook))
+    from aardcheck.sources.aardvark_files import unreadable_directory
+
+    if not result.applied and (why := unreadable_directory(result.before.snapshot.directory)):
+        raise fail(f"nothing changed: {why}", ExitCode.ENVIRONMENT)
     for change in result.changes:
         typer.echo(f"aardcheck: {fix_report.change_line(change)}", err=True)
     render = fix_report.render_json if output is OutputFormat.json else fix_report.render_text
@@ -219,7 +236,7 @@ from aardcheck.cli_watch import watch  # noqa: E402 (registered after the core c
 
 app.command()(watch)
 
-from aardcheck.cli_places import (  # noqa: E402
+from aardcheck.cli_places import (  # noqa: E402 (registered after the core commands)
     COMPOSE_CONTEXT,
     clean,
     compose,

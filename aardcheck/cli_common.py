@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
+import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 import typer
 
@@ -46,6 +47,18 @@ AardvarkVersionOpt = Annotated[
         help="Judge files by this aardvark-dns release's grammar. Default: the installed one.",
     ),
 ]
+
+
+def help_markup() -> Literal["rich"] | None:
+    """How typer renders help and usage errors: with rich (panels, colours) for a person
+    at a terminal, as click's plain text otherwise (pipes, scripts, CI, tests).
+
+    Rendering with rich imports rich.markdown, markdown-it and pygments, ~150 ms of a
+    ~250 ms ``--help`` (docs/benchmarks.md); output that a program reads, or that goes
+    through ``less``, gains nothing from it. ``TYPER_USE_RICH=0`` turns it off at a
+    terminal too.
+    """
+    return "rich" if sys.stdout.isatty() else None
 
 
 def fail(message: str, code: ExitCode) -> typer.Exit:

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from aardcheck.errors import UsageError
+from aardcheck.errors import EnvironmentUnavailable, UsageError
 from aardcheck.models import LATEST_AARDVARK, AardvarkVersion, RunDir, Scope
 from aardcheck.report.text_report import escape
 
@@ -19,6 +19,8 @@ class LintResult:
     line_no: int | None = None
     reason: str = ""
     entries: int = 0
+    #: False: the entry could not be looked at (so it is not ``ok`` either).
+    checked: bool = True
 
 
 def _as_run_dir(path: Path) -> RunDir | None:
@@ -35,6 +37,7 @@ def lint_paths(paths: list[Path], version: AardvarkVersion | None) -> tuple[Lint
         installed_aardvark_version,
         read_dns_directory,
         read_network_file,
+        unreadable_directory,
     )
 
     grammar = version or installed_aardvark_version() or LATEST_AARDVARK
@@ -53,11 +56,13 @@ def lint_paths(paths: list[Path], version: AardvarkVersion | None) -> tuple[Lint
     for target in targets:
         if isinstance(target, RunDir):
             directory = read_dns_directory(target, grammar)
+            if why := unreadable_directory(directory):
+                raise EnvironmentUnavailable(why)  # nothing in it could be checked
             files = list(directory.files)
             for u in directory.unreadable:
-                results.append(
-                    LintResult(u.path, grammar, ok=not u.breaks_aardvark, reason=u.reason)
-                )
+                # Not read (or would break aardvark): never counted as accepted.
+                checked = u.breaks_aardvark
+                results.append(LintResult(u.path, grammar, False, reason=u.reason, checked=checked))
         else:
             content = read_network_file(target)
             files = [parse_network_file(target, content, grammar)]
@@ -81,15 +86,18 @@ def render_text(results: tuple[LintResult, ...]) -> str:
         if r.ok:
             note = f": {r.reason}" if r.reason else ""
             lines.append(f"ok      {escape(str(r.path))} ({r.entries} line(s)){note}")
+        elif not r.checked:
+            lines.append(f"UNCHECKED {escape(str(r.path))}: {escape(r.reason)}")
         else:
             where = f" line {r.line_no}" if r.line_no is not None else ""
             lines.append(f"REJECT  {escape(str(r.path))}{where}: {escape(r.reason)}")
-    bad = sum(not r.ok for r in results)
+    bad = sum(not r.ok and r.checked for r in results)
+    unchecked = sum(not r.checked for r in results)
     version = results[0].version if results else LATEST_AARDVARK
-    lines.append(
-        f"{len(results)} file(s) checked against aardvark {version}: "
-        + (f"{bad} rejected" if bad else "all accepted")
-    )
+    verdict = f"{bad} rejected" if bad else "all accepted"
+    if unchecked:
+        verdict = f"{bad or 'none'} rejected, {unchecked} could not be checked"
+    lines.append(f"{len(results)} file(s) checked against aardvark {version}: {verdict}")
     return "\n".join(lines) + "\n"
 
 
@@ -104,6 +112,7 @@ def render_json(results: tuple[LintResult, ...]) -> str:
                 "line": r.line_no,
                 "reason": r.reason,
                 "entries": r.entries,
+                "checked": r.checked,
             }
             for r in results
         ],

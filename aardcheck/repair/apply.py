@@ -16,7 +16,7 @@ from pathlib import Path
 
 from aardcheck.aardvark_format import is_effectively_empty, remove_entries
 from aardcheck.models import AardvarkVersion, Container, RunDir
-from aardcheck.repair.files import UnsafeFile, delete_file, read_regular, replace_content
+from aardcheck.repair.files import PinnedRunDir, UnsafeFile
 from aardcheck.repair.locks import netavark_locks
 from aardcheck.repair.outcome import Change
 from aardcheck.repair.plan import (
@@ -45,20 +45,28 @@ class HostAccess:
     lock_timeout: float = 30.0
 
 
-def _prune(action: PruneLines, containers: tuple[Container, ...], run_dir: RunDir) -> Change:
-    owner = next((c for c in containers if c.id == action.container_id), None)
+def kept_line(action: PruneLines, containers: tuple[Container, ...]) -> str:
+    """Why the prune must not happen (a running container owns the id), else "".
+
+    The prune drops lines by id case-insensitively (as aardvark >= 1.1 reads them), so a
+    running container whose id differs only in case keeps its line too.
+    """
+    wanted = action.container_id.lower()
+    owner = next((c for c in containers if c.id.lower() == wanted), None)
+    if owner is None or not owner.running:
+        return ""
+    if owner.id != action.container_id:
+        return f"container {owner.name} runs under this id (but for case); it keeps its line"
+    return f"container {owner.name} started meanwhile; it keeps its line"
+
+
+def _prune(action: PruneLines, containers: tuple[Container, ...], pinned: PinnedRunDir) -> Change:
     name = ",".join(action.names) or action.container_id[:12]
-    if owner is not None and owner.running:
-        return Change(
-            "prune-lines",
-            action.network,
-            action.path,
-            "skipped",
-            f"container {owner.name} started meanwhile; it keeps its line",
-        )
-    target = Path(action.path)
+    if why := kept_line(action, containers):
+        return Change("prune-lines", action.network, action.path, "skipped", why)
     try:
-        old = read_regular(target)
+        entry = pinned.name_of(Path(action.path))
+        old = pinned.read(entry)
     except UnsafeFile as err:
         return Change("prune-lines", action.network, action.path, "skipped", str(err))
     new = remove_entries(old.content, {action.container_id})
@@ -73,33 +81,22 @@ def _prune(action: PruneLines, containers: tuple[Container, ...], run_dir: RunDi
     removed = [
         line
         for line in old.content.decode(errors="replace").split("\n")
-        if line.split(" ", 1)[0].lower() == action.container_id
+        if line.split(" ", 1)[0].lower() == action.container_id.lower()
     ]
     before, after = "\n".join(removed), ""
-    if is_effectively_empty(new):
-        delete_file(target)  # as netavark does when the last container leaves
-        return Change(
-            "prune-lines",
-            action.network,
-            action.path,
-            "done",
-            f"removed the line(s) of {name}; no container line left, file deleted",
-            before,
-            after,
-        )
-    replace_content(target, run_dir.path, old, new)
-    return Change(
-        "prune-lines",
-        action.network,
-        action.path,
-        "done",
-        f"removed {len(removed)} line(s) of {name} ({action.reason})",
-        before,
-        after,
-    )
+    try:
+        if is_effectively_empty(new):
+            pinned.delete(entry, old)  # as netavark does when the last container leaves
+            detail = f"removed the line(s) of {name}; no container line left, file deleted"
+        else:
+            pinned.replace(entry, old, new)
+            detail = f"removed {len(removed)} line(s) of {name} ({action.reason})"
+    except UnsafeFile as err:
+        return Change("prune-lines", action.network, action.path, "skipped", str(err))
+    return Change("prune-lines", action.network, action.path, "done", detail, before, after)
 
 
-def _delete(action: DeleteFile, config_dir: Path) -> Change:
+def _delete(action: DeleteFile, config_dir: Path, pinned: PinnedRunDir) -> Change:
     if (config_dir / f"{action.network}.json").exists():
         return Change(
             "delete-file",
@@ -108,11 +105,11 @@ def _delete(action: DeleteFile, config_dir: Path) -> Change:
             "skipped",
             f"network '{action.network}' exists again; file kept",
         )
-    target = Path(action.path)
     try:
-        old = read_regular(target)
-        delete_file(target)
-    except (UnsafeFile, FileNotFoundError) as err:
+        entry = pinned.name_of(Path(action.path))
+        old = pinned.read(entry)
+        pinned.delete(entry, old)
+    except UnsafeFile as err:
         return Change("delete-file", action.network, action.path, "skipped", str(err))
     return Change(
         "delete-file",
@@ -125,18 +122,34 @@ def _delete(action: DeleteFile, config_dir: Path) -> Change:
     )
 
 
+def _refused(file_actions: Sequence[PruneLines | DeleteFile], why: str) -> list[Change]:
+    return [Change(type(a).__name__, a.network, a.path, "failed", why) for a in file_actions]
+
+
 def _file_changes(
     file_actions: Sequence[PruneLines | DeleteFile], access: HostAccess
 ) -> list[Change]:
     changes: list[Change] = []
-    with netavark_locks(access.podman_lock, access.run_dir.lock_file, timeout=access.lock_timeout):
+    try:  # pinned before the locks: the lock file, too, is opened in the pinned run dir
+        pinned = PinnedRunDir(access.run_dir.path, access.run_dir.uid)
+    except UnsafeFile as err:
+        return _refused(file_actions, str(err))
+    with (
+        pinned,
+        netavark_locks(
+            access.podman_lock,
+            access.run_dir.lock_file,
+            timeout=access.lock_timeout,
+            dir_fd=pinned.run_fd,
+        ),
+    ):
         containers = access.fresh_containers()  # re-verify under the locks
         for action in file_actions:
             try:
                 if isinstance(action, PruneLines):
-                    changes.append(_prune(action, containers, access.run_dir))
+                    changes.append(_prune(action, containers, pinned))
                 elif isinstance(action, DeleteFile):
-                    changes.append(_delete(action, access.network_config_dir))
+                    changes.append(_delete(action, access.network_config_dir, pinned))
             except OSError as err:
                 changes.append(
                     Change(
@@ -148,8 +161,8 @@ def _file_changes(
                     )
                 )
         if any(c.status == "done" for c in changes):
-            directory = read_dns_directory(access.run_dir, access.version)
-            outcome = reload_resolver(directory, access.version)
+            directory = read_dns_directory(access.run_dir, access.version, dir_fd=pinned.dns_fd)
+            outcome = reload_resolver(directory, access.version, dns_dir_fd=pinned.dns_fd)
             changes.append(
                 Change(
                     "reload-resolver",
@@ -176,8 +189,15 @@ def _podman(*args: str, timeout: float = 120.0) -> tuple[bool, str]:
     return proc.returncode == 0, out[-1] if out else ""
 
 
+#: podman's words for a container that no longer exists (``podman rm`` raced the plan).
+_NO_SUCH_CONTAINER = "no such container"
+
+
 def _reload(action: ReloadContainer) -> Change:
     ok, out = _podman("network", "reload", action.container_id)
+    if not ok and _NO_SUCH_CONTAINER in out:
+        gone = "removed meanwhile: netavark's teardown took its line with it"
+        return Change("reload-container", action.network, action.container_name, "skipped", gone)
     return Change(
         "reload-container",
         action.network,
@@ -189,6 +209,9 @@ def _reload(action: ReloadContainer) -> Change:
 
 def _restart(action: RestartConsumer) -> Change:
     ok, out = _podman("restart", action.container_id)
+    if not ok and _NO_SUCH_CONTAINER in out:
+        gone = "removed meanwhile; nothing to restart"
+        return Change("restart-container", action.network, action.container_name, "skipped", gone)
     return Change(
         "restart-container",
         action.network,

@@ -59,11 +59,13 @@ def _acquire(fd: int, take: Callable[[int], None], what: Path, timeout: float) -
 
 
 @contextlib.contextmanager
-def _locked(path: Path, take: Callable[[int], None], timeout: float) -> Iterator[None]:
+def _locked(
+    path: Path, take: Callable[[int], None], timeout: float, dir_fd: int | None = None
+) -> Iterator[None]:
     # O_NOFOLLOW: a lock file replaced by a symlink must not redirect our open().
     flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        fd = os.open(path, flags, 0o644)
+        fd = os.open(path.name if dir_fd is not None else path, flags, 0o644, dir_fd=dir_fd)
     except OSError as err:
         raise AardcheckError(f"cannot open lock {path}: {err.strerror}") from err
     try:
@@ -83,10 +85,16 @@ def _flock(fd: int) -> None:
 
 @contextlib.contextmanager
 def netavark_locks(
-    podman_lock: Path, aardvark_lock: Path, *, timeout: float = 30.0
+    podman_lock: Path, aardvark_lock: Path, *, timeout: float = 30.0, dir_fd: int | None = None
 ) -> Iterator[None]:
     """Hold podman's lock, then aardvark's. Each lock file is opened once per holder:
-    closing any descriptor of a POSIX-locked file would drop the lock."""
+    closing any descriptor of a POSIX-locked file would drop the lock.
+
+    ``dir_fd``: the already opened run directory; ``aardvark_lock`` is then opened by
+    its name inside it (so a run directory swapped for a symlink redirects nothing)."""
     podman_lock.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(podman_lock, _posix_write_lock, timeout), _locked(aardvark_lock, _flock, timeout):
+    with (
+        _locked(podman_lock, _posix_write_lock, timeout),
+        _locked(aardvark_lock, _flock, timeout, dir_fd),
+    ):
         yield

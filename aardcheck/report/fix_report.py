@@ -63,7 +63,7 @@ def plan_text(plan: RepairPlan) -> str:
 
 
 def change_line(c: Change) -> str:
-    where = f" [{c.network}]" if c.network else ""
+    where = f" [{escape(c.network)}]" if c.network else ""
     return f"{c.status:7} {c.action}{where} {escape(c.target)}: {escape(c.detail)}"
 
 
@@ -79,7 +79,7 @@ def render_text(result: FixResult, dry_run: bool) -> str:
     out.append("".join(change_line(c) + "\n" for c in result.changes))
     if result.after is not None:
         left = result.after.findings
-        nets = ", ".join(result.after.checked_networks)
+        nets = escape(", ".join(result.after.checked_networks))
         if left:
             out.append(f"verification: {len(left)} finding(s) remain on {nets}:\n")
             out.extend(f"  {f.kind} {escape(f.message)}\n" for f in left)

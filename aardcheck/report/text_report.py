@@ -23,7 +23,7 @@ def _line(f: Finding) -> str:
 def render(result: CheckResult, exit_code: int) -> str:
     snap, ctx = result.snapshot, result.context
     out = [
-        f"aardcheck: {ctx.scope} run dir {ctx.run_dir}, aardvark {snap.aardvark_version}"
+        f"aardcheck: {ctx.scope} run dir {escape(ctx.run_dir)}, aardvark {snap.aardvark_version}"
         + (f", podman {ctx.podman_version}" if ctx.podman_version else "")
     ]
     by_net: dict[str, list[Finding]] = defaultdict(list)

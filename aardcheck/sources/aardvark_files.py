@@ -21,6 +21,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from aardcheck.aardvark_fastpath import gc_paused
 from aardcheck.aardvark_format import consequence, parse_network_file
 from aardcheck.errors import EnvironmentUnavailable
 from aardcheck.models import (
@@ -33,7 +34,9 @@ from aardcheck.models import (
 )
 
 #: Larger files are refused: netavark writes about 150 bytes per container.
-MAX_FILE_BYTES = 64 * 1024 * 1024
+#: A full IPv4 /16 network (65534 containers at ~160 bytes a line) is about 10 MiB; parsing
+#: 16 MiB takes well under a second and ~150 MB, 64 MiB took ~620 MB.
+MAX_FILE_BYTES = 16 * 1024 * 1024
 #: Where distributions install aardvark-dns (it is never on PATH).
 AARDVARK_DIRS = (
     Path("/usr/lib/podman"),
@@ -43,6 +46,8 @@ AARDVARK_DIRS = (
 )
 _VERSION_TIMEOUT = 5.0
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+#: How often a file that changes while being read is read again before giving up.
+_STABLE_READ_TRIES = 5
 
 
 class UnreadableFile(EnvironmentUnavailable):
@@ -97,19 +102,36 @@ def _read_regular(name: str, dir_fd: int | None, max_bytes: int) -> bytes:
             raise _Refused("is a symlink (not followed)") from None
         raise _Refused(f"cannot be opened: {err.strerror}", breaks=True) from None
     try:
+        return _read_stable(fd, max_bytes)
+    except OSError as err:
+        raise _Refused(f"cannot be read: {err.strerror}", breaks=True) from None
+    finally:
+        os.close(fd)
+
+
+def _signature(info: os.stat_result) -> tuple[int, int, int, int]:
+    return (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+def _read_stable(fd: int, max_bytes: int) -> bytes:
+    """The whole content, read again while the file changes under us (netavark rewrites
+    files in place, without a lock): a read during which the file visibly changed (inode,
+    size or times) is never returned."""
+    for _ in range(_STABLE_READ_TRIES):
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise _Refused(f"is {_special_kind(info.st_mode)}, not a regular file")
         if info.st_size > max_bytes:
             raise _Refused(f"is {info.st_size} bytes, over the {max_bytes}-byte limit; not read")
+        os.lseek(fd, 0, os.SEEK_SET)
         content = _read_bounded(fd, max_bytes)
-    except OSError as err:
-        raise _Refused(f"cannot be read: {err.strerror}", breaks=True) from None
-    finally:
-        os.close(fd)
-    if len(content) > max_bytes:  # grew after fstat
-        raise _Refused(f"is over the {max_bytes}-byte limit; not read")
-    return content
+        if len(content) > max_bytes:  # grew after fstat
+            raise _Refused(f"is over the {max_bytes}-byte limit; not read")
+        if len(content) == info.st_size and _signature(os.fstat(fd)) == _signature(info):
+            return content
+    raise _Refused(
+        f"kept changing while being read ({_STABLE_READ_TRIES} tries); not checked, run again"
+    )
 
 
 def read_network_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
@@ -252,21 +274,46 @@ def _pid_of(dir_fd: int, unreadable: list[UnreadableEntry], dns_dir: Path) -> in
 
 
 def read_dns_directory(
-    run_dir: RunDir, version: AardvarkVersion, max_bytes: int = MAX_FILE_BYTES
+    run_dir: RunDir,
+    version: AardvarkVersion,
+    max_bytes: int = MAX_FILE_BYTES,
+    *,
+    dir_fd: int | None = None,
 ) -> DnsDirectory:
-    """Every entry of ``run_dir.dns_dir``, parsed with ``version``'s grammar, sorted by name."""
+    """Every entry of ``run_dir.dns_dir``, parsed with ``version``'s grammar, sorted by name.
+
+    ``dir_fd``: that directory already opened (by a repair that pinned it); read through
+    it rather than by path.
+    """
     dns_dir = run_dir.dns_dir
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        dir_fd = os.open(dns_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        if dir_fd is not None:
+            dir_fd = os.open(".", flags, dir_fd=dir_fd)
+        else:
+            dir_fd = os.open(dns_dir, flags)
     except FileNotFoundError:
         return DnsDirectory(run_dir, exists=False)
     except OSError as err:
         reason, exists = _why_no_directory(dns_dir, err)
         return DnsDirectory(run_dir, exists, unreadable=(UnreadableEntry(dns_dir, reason),))
     try:
-        return _read_open_directory(run_dir, dir_fd, version, max_bytes)
+        with gc_paused():
+            return _read_open_directory(run_dir, dir_fd, version, max_bytes)
     finally:
         os.close(dir_fd)
+
+
+def unreadable_directory(directory: DnsDirectory) -> str | None:
+    """Why the directory as a whole could not be read (None: it was, or does not exist).
+
+    Then nothing in it was checked: a command must not report the host as clean, nor
+    a running container's line as missing.
+    """
+    for entry in directory.unreadable:
+        if entry.path == directory.run_dir.dns_dir:
+            return f"{entry.path}: {entry.reason}"
+    return None
 
 
 def _why_no_directory(dns_dir: Path, err: OSError) -> tuple[str, bool]:
