@@ -63,7 +63,10 @@ def help_markup() -> Literal["rich"] | None:
 
 def fail(message: str, code: ExitCode) -> typer.Exit:
     """Print the one-line error to stderr and return the Exit to raise."""
-    typer.echo(f"aardcheck: error: {message}", err=True)
+    from aardcheck.report.text_report import escape
+
+    # escape: podman's messages and container names may hold newlines; one line it is.
+    typer.echo(f"aardcheck: error: {escape(message)}", err=True)
     return typer.Exit(int(code))
 
 
@@ -73,6 +76,9 @@ def guarded(call: Callable[[], T]) -> T:
         return call()
     except AardcheckError as err:
         raise fail(str(err), err.exit_code) from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        # Not a finding and never "clean": something answered in a way we did not expect.
+        raise fail(f"unexpected {type(err).__name__}: {err}", ExitCode.ENVIRONMENT) from None
     except KeyboardInterrupt:
         raise fail("interrupted", ExitCode.ENVIRONMENT) from None
 

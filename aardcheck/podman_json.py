@@ -5,12 +5,25 @@ Kept apart from the API client so fixtures of real podman output can drive the c
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from typing import Any
 
+from aardcheck.errors import EnvironmentUnavailable
 from aardcheck.models import Attachment, Container, IPAddress, Network, Subnet
+
+
+class UnexpectedAnswer(EnvironmentUnavailable):
+    """podman answered with JSON of another shape than its API documents."""
+
+
+def _items(listing: object, what: str) -> list[Mapping[str, Any]]:
+    if not isinstance(listing, list) or not all(isinstance(i, dict) for i in listing):
+        raise UnexpectedAnswer(
+            f"podman API answered {what} with a {type(listing).__name__}, not a list of objects"
+        )
+    return listing
 
 
 def _ip(text: object) -> IPAddress | None:
@@ -48,7 +61,7 @@ class LibpodDetail:
 
 
 def containers_from_compat(
-    listing: Iterable[Mapping[str, Any]], details: Mapping[str, LibpodDetail] | None = None
+    listing: object, details: Mapping[str, LibpodDetail] | None = None
 ) -> tuple[Container, ...]:
     """Containers from the Docker-compatible ``GET /containers/json?all=true`` listing.
 
@@ -60,7 +73,7 @@ def containers_from_compat(
     # podman-compose 1.x makes pods with --infra=false, whose members each own theirs.
     infra_pods = {d.pod for d in known.values() if d.is_infra and d.pod}
     containers = []
-    for item in listing:
+    for item in _items(listing, "/containers/json"):
         cid = str(item.get("Id", "")).lower()
         if not cid:
             continue
@@ -89,10 +102,10 @@ def containers_from_compat(
     return tuple(containers)
 
 
-def details_from_libpod(listing: Iterable[Mapping[str, Any]]) -> dict[str, LibpodDetail]:
+def details_from_libpod(listing: object) -> dict[str, LibpodDetail]:
     """id -> pid and pod membership, from ``GET /libpod/containers/json``."""
     details = {}
-    for item in listing:
+    for item in _items(listing, "/libpod/containers/json"):
         pid = item.get("Pid")
         details[str(item.get("Id", "")).lower()] = LibpodDetail(
             pid=pid if isinstance(pid, int) and pid > 0 else 0,
@@ -126,5 +139,5 @@ def network_from_libpod(item: Mapping[str, Any]) -> Network:
     )
 
 
-def networks_from_libpod(listing: Iterable[Mapping[str, Any]]) -> tuple[Network, ...]:
-    return tuple(network_from_libpod(item) for item in listing)
+def networks_from_libpod(listing: object) -> tuple[Network, ...]:
+    return tuple(network_from_libpod(item) for item in _items(listing, "/networks/json"))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from aardcheck.analysis import analyse, liveness_requests
-from aardcheck.errors import EnvironmentUnavailable, UsageError
+from aardcheck.errors import AardcheckError, EnvironmentUnavailable, UsageError
 from aardcheck.models import (
     LATEST_AARDVARK,
     AardvarkVersion,
@@ -248,5 +248,10 @@ def run_fix(
         touched = frozenset(plan.networks) & (
             frozenset(before.checked_networks) | frozenset(plan.networks)
         )
-        after = _verify(session, options, touched) if touched else None
+        try:
+            after = _verify(session, options, touched) if touched else None
+        except AardcheckError as err:
+            # The repair happened: report it, and say the verification could not be made.
+            failed = Change("verify", "", ", ".join(sorted(touched)), "failed", str(err))
+            return FixResult(before, plan, (*changes, failed), None, applied=True)
         return FixResult(before, plan, changes, after, applied=True)

@@ -252,6 +252,16 @@ class DnsTask(Task):
     def result(self) -> dict[str, object]:
         if self.error is not None:
             return {"error": self.error}
+        if not self.answered and self.socks:
+            # Nothing answered: a silent resolver, or a member that left mid-probe (its
+            # veth gone with its teardown). An empty datagram tells them apart: without
+            # the member's address or route the kernel refuses to send it.
+            try:
+                self.socks[0].send(b"")
+            except ConnectionRefusedError:
+                pass
+            except OSError as exc:
+                return {"error": _os_reason(exc, "the member left the network mid-probe")}
         unsent = {"error": "timeout", "detail": "not sent before the deadline", "ms": 0.0}
         replies = [r if r is not None else unsent for r in self.replies]
         return {"error": None, "source": self.source, "replies": replies}

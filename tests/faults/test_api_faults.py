@@ -109,11 +109,6 @@ def test_api_answering_nonsense(box: Sandbox, reply: Reply) -> None:
     assert box.state() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap: podman_api/podman_json do not check the JSON's shape; an object where a "
-    "list is expected raises AttributeError (traceback, exit 1 = 'findings')",
-)
 def test_api_answering_the_wrong_shape(box: Sandbox) -> None:
     fake = box.fake()
     fake.faults["containers"] = Reply(200, b'{"cause": "not a list"}')
@@ -122,11 +117,6 @@ def test_api_answering_the_wrong_shape(box: Sandbox) -> None:
     _assert_environment_error(box, proc, "/containers/json")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap: cli_common.fail prints the cause unescaped; podman's message with a "
-    "newline (or a name holding one) splits the one-line error",
-)
 def test_api_error_with_a_newline_stays_one_line(box: Sandbox) -> None:
     fake = box.fake()
     fake.faults["networks"] = error_reply(500, "first line\nsecond line")
@@ -175,11 +165,6 @@ def test_api_killed_during_fix(box: Sandbox, route: str, skip: int) -> None:
             os.close(fd)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap: runner.run_fix lets the verification's EnvironmentUnavailable escape, so a "
-    "fix that already pruned exits 3 and never reports the change it made",
-)
 def test_api_killed_after_the_repair_still_reports_it(box: Sandbox) -> None:
     fake = box.fake()
     fake.faults["info"] = Reply(then_die=True, skip=2)  # the third /info: verification

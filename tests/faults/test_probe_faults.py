@@ -124,12 +124,6 @@ def test_member_namespace_gone_before_the_probe_is_unchecked(netns: OwnNetns) ->
 
 
 @needs_root
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap: the namespace agent cannot tell a member that left mid-probe from a silent "
-    "resolver: every try times out and resolver-down is reported (fix belongs in "
-    "sources/_netns_agent.py: re-check the bound source address when nothing answered)",
-)
 def test_member_namespace_vanishing_mid_probe_is_not_resolver_down(netns: OwnNetns) -> None:
     result: list[tuple[tuple[ProbeAnswer, ...], tuple[ProbeSkipped, ...]]] = []
     probing = threading.Thread(

@@ -110,11 +110,6 @@ def test_one_network_file_unreadable_is_never_clean(open_box: Sandbox) -> None:
 
 
 @needs_root
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap: checks/missing.py ignores unreadable entries, so the live containers of a "
-    "network whose file could not be read are reported as missing-entry",
-)
 def test_one_network_file_unreadable_does_not_invent_missing_lines(open_box: Sandbox) -> None:
     box = open_box
     (box.dns_dir / NET).chmod(0o600)
