@@ -16,6 +16,8 @@ IPAddress = IPv4Address | IPv6Address
 IPNetwork = IPv4Network | IPv6Network
 
 PID_FILE_NAME = "aardvark.pid"
+#: Container states in which podman has set its network up (and keeps its DNS line).
+NETWORK_UP_STATES = frozenset({"running", "paused", "initialized", "stopping"})
 INTERNAL_SUFFIX = "%int"
 
 
@@ -195,7 +197,9 @@ class Container:
 
     @property
     def running(self) -> bool:
-        return self.state == "running"
+        """Its network is set up, so podman keeps (or is writing) its DNS line: running,
+        paused, initialized (podman writes the line at init) or on its way down."""
+        return self.state in NETWORK_UP_STATES
 
     @property
     def short_id(self) -> str:
