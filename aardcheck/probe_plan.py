@@ -22,15 +22,8 @@ class PlannedProbe:
 
 
 def _member(facts: Facts, network: str, family: int) -> Container | None:
-    for c in sorted(facts.snapshot.podman.containers, key=lambda c: c.name):
-        att = c.attachment(network)
-        if (
-            att is not None
-            and c.running
-            and c.owns_network
-            and c.sandbox_key
-            and any(a.version == family for a in att.addresses)
-        ):
+    for c, att in sorted(facts.members.get(network, ()), key=lambda m: m[0].name):
+        if c.sandbox_key and any(a.version == family for a in att.addresses):
             return c
     return None
 

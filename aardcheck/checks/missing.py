@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from aardcheck.aardvark_format import network_name
 from aardcheck.checks.facts import Facts, container_label
-from aardcheck.models import Container, Finding, Kind, Network, Severity
+from aardcheck.models import Container, Entry, Finding, Kind, Network, Severity
 
 KINDS = (Kind.MISSING_ENTRY,)
 
@@ -28,15 +29,16 @@ def _finding(net: Network, c: Container, *, name: str, address: str, message: st
 
 
 def check(facts: Facts) -> Iterator[Finding]:
+    unread = {network_name(u.path.name)[0] for u in facts.snapshot.directory.unreadable}
     for net in facts.dns_networks():
         files = facts.files.get(net.name, [])
-        if any(not f.parsable for f in files):
-            continue  # unparsable-file already says the names cannot be trusted
-        for c in facts.snapshot.podman.containers:
-            att = c.attachment(net.name)
-            if att is None or not c.running or not c.owns_network:
-                continue
-            lines = [e for f in files for e in f.entries if e.container_id == c.id]
+        if any(not f.parsable for f in files) or net.name in unread:
+            continue  # unparsable-file / unchecked already say the lines cannot be judged
+        lines_of: dict[str, list[Entry]] = {}
+        for e in (e for f in files for e in f.entries):
+            lines_of.setdefault(e.container_id, []).append(e)
+        for c, att in facts.members.get(net.name, ()):
+            lines = lines_of.get(c.id, [])
             if not lines:
                 yield _finding(
                     net,

@@ -28,6 +28,17 @@ from aardcheck.podman_json import containers_from_compat, details_from_libpod, n
 SERVICE_START_TIMEOUT = 15.0
 #: The private service exits by itself after this much idle time, even if we are killed.
 SERVICE_IDLE_EXIT = 120
+#: Variables that would turn the private service into a remote client (CONTAINER_HOST
+#: pointing at a dead socket is why we start it), or make it talk to systemd as if it
+#: were the unit's main process.
+_SERVICE_ENV_DROP = (
+    "CONTAINER_HOST",
+    "CONTAINER_CONNECTION",
+    "CONTAINER_SSHKEY",
+    "NOTIFY_SOCKET",
+    "WATCHDOG_USEC",
+    "WATCHDOG_PID",
+)
 
 
 _VANISHED_NETNS = re.compile(r"joining network namespace of container ([0-9a-f]{12})[0-9a-f]*")
@@ -164,8 +175,10 @@ def _start_private_service(timeout: float) -> tuple[subprocess.Popen[bytes], str
     tmp = Path(tempfile.mkdtemp(prefix="aardcheck-api-"))
     sock = tmp / "podman.sock"
     url = f"unix://{sock}"
+    env = {k: v for k, v in os.environ.items() if k not in _SERVICE_ENV_DROP}
     proc = subprocess.Popen(
         [podman, "system", "service", f"--time={SERVICE_IDLE_EXIT}", url],
+        env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

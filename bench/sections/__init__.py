@@ -1,0 +1,1 @@
+"""One module per measure of the benchmark issue; each returns a ``results.Section``."""

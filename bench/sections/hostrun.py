@@ -1,0 +1,219 @@
+"""The measurements taken on the real host at each size, shared by sections 1, 2 and 3.
+
+At each size every variant runs once per round, alternating (``timing.alternate``):
+
+- ``podman listing``: ``podman ps -a --format json`` then ``podman network ls --format json``
+- ``check --no-probe`` and ``check`` (with the probe), each against a running API service
+  (``--url``) and with none (aardcheck starts its private ``podman system service``)
+- ``manual``: the listing, reading each aardvark file, then ``podman exec MEMBER nslookup
+  NAME`` for every container name and alias of every network
+- the same ``check`` variants of the baseline revision, when one is measured
+
+``anatomy`` takes the private service and the API apart once: how fast it listens and
+answers, what each request costs, how long SIGTERM takes.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.baseline import REPO, Baseline
+from bench.scenario import Scenario
+from bench.timing import Sample, Series, alternate, run_timed, time_block
+from bench.unix_http import UnixHttp
+
+#: Variants by label; the labels are the report's.
+LISTING = "podman ps -a + podman network ls"
+MANUAL = "manual: listing, files, podman exec nslookup per name"
+CHECK_FAST_API = "aardcheck check --no-probe (API service)"
+CHECK_FAST_PRIVATE = "aardcheck check --no-probe (private service)"
+CHECK_FULL_API = "aardcheck check (API service)"
+CHECK_FULL_PRIVATE = "aardcheck check (private service)"
+BEFORE = "before: "
+
+
+@dataclass
+class Step:
+    """Everything measured at one size."""
+
+    networks: int
+    per_network: int
+    series: dict[str, Series]
+    #: The check's own JSON (last run of each check variant): requests, probes, findings.
+    reports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    manual_lookups: int = 0
+    manual_failures: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.networks}x{self.per_network}"
+
+    @property
+    def containers(self) -> int:
+        return self.networks * self.per_network
+
+
+def _manual(scenario: Scenario, failures: list[int]) -> Sample:
+    host = scenario.host
+
+    def procedure() -> None:
+        host.podman("ps", "-a", "--format", "json")
+        host.podman("network", "ls", "--format", "json")
+        for net in scenario.networks:
+            host.exec("cat", str(host.aardvark_file(net.name)))
+            member = net.members[0].name
+            for name in net.user_names():
+                done = host.podman("exec", member, "nslookup", name, check=False, timeout=60)
+                failures.append(done.returncode)
+
+    return time_block(procedure)
+
+
+def _listing(scenario: Scenario) -> Sample:
+    host = scenario.host
+    return time_block(
+        lambda: (
+            host.podman("ps", "-a", "--format", "json"),
+            host.podman("network", "ls", "--format", "json"),
+        )
+    )
+
+
+def measure_step(
+    scenario: Scenario,
+    url: str,
+    rounds: int,
+    baseline: Baseline | None,
+    *,
+    manual: bool = True,
+) -> Step:
+    trees = {"": REPO} | ({BEFORE: baseline.tree} if baseline else {})
+
+    def check(tree: Path, probe: bool, service: str | None) -> Callable[[], Sample]:
+        args = ["check", "--format", "json"] + ([] if probe else ["--no-probe"])
+        if service:
+            args += ["--url", service]
+        argv = scenario.aardcheck_argv(*args)
+        env = scenario.aardcheck_env(service, tree)
+        return lambda: run_timed(argv, env=env, cwd=str(tree))
+
+    variants: dict[str, Callable[[], Sample]] = {LISTING: lambda: _listing(scenario)}
+    for prefix, tree in trees.items():
+        variants[prefix + CHECK_FAST_API] = check(tree, False, url)
+        variants[prefix + CHECK_FAST_PRIVATE] = check(tree, False, None)
+        if not prefix:
+            variants[CHECK_FULL_API] = check(tree, True, url)
+            variants[CHECK_FULL_PRIVATE] = check(tree, True, None)
+    codes: list[int] = []
+    if manual:
+        variants[MANUAL] = lambda: _manual(scenario, codes)
+    series = alternate(variants, rounds)
+    n, m = scenario.shape
+    step = Step(n, m, series)
+    for label, s in series.items():
+        if label.startswith((BEFORE, "aardcheck")) and s.samples:
+            try:
+                step.reports[label] = json.loads(s.samples[-1].stdout)
+            except ValueError:
+                step.reports[label] = {"error": s.samples[-1].stderr.strip()[-500:]}
+    step.manual_lookups = len(codes)
+    step.manual_failures = sum(1 for c in codes if c != 0)
+    return step
+
+
+def used_private_service(report: dict[str, Any]) -> bool | None:
+    host = report.get("host")
+    return bool(host.get("private_api")) if isinstance(host, dict) else None
+
+
+# --------------------------------------------------------------------------- anatomy
+
+
+@dataclass
+class Anatomy:
+    """Median milliseconds of each part of talking to podman's API."""
+
+    requests: dict[str, float]
+    service: dict[str, float]
+
+
+ENDPOINTS = {
+    "GET /_ping": "/v4.0.0/libpod/_ping",
+    "GET /info": "/v4.0.0/libpod/info",
+    "GET /containers/json (libpod)": "/v4.0.0/libpod/containers/json?all=true",
+    "GET /containers/json (compat)": "/v1.40/containers/json?all=true",
+    "GET /networks/json": "/v4.0.0/libpod/networks/json",
+}
+
+
+def _requests(socket_path: str, rounds: int) -> dict[str, float]:
+    client = UnixHttp(socket_path, 60)
+    spent: dict[str, list[float]] = {name: [] for name in ENDPOINTS}
+    try:
+        for _ in range(rounds):
+            for name, target in ENDPOINTS.items():
+                started = time.perf_counter()
+                client.request("GET", target)
+                spent[name].append(time.perf_counter() - started)
+    finally:
+        client.close()
+    return {name: statistics.median(v) * 1000 for name, v in spent.items()}
+
+
+def _service_once(env: dict[str, str]) -> dict[str, float]:
+    """Start a service like aardcheck's private one; time each phase until it is gone."""
+    directory = Path(tempfile.mkdtemp(prefix="aardbench-svc-"))
+    sock = directory / "podman.sock"
+    marks: dict[str, float] = {}
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        ["podman", "system", "service", "--time=120", f"unix://{sock}"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not sock.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.002)
+        marks["socket appears"] = time.perf_counter() - started
+        client = UnixHttp(str(sock), 30)
+        before = time.perf_counter()
+        client.request("GET", ENDPOINTS["GET /_ping"])
+        marks["first /_ping answered"] = time.perf_counter() - started
+        marks["(first /_ping itself)"] = time.perf_counter() - before
+        before = time.perf_counter()
+        client.request("GET", ENDPOINTS["GET /info"])
+        marks["(first /info itself)"] = time.perf_counter() - before
+        client.close()
+        before = time.perf_counter()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        marks["SIGTERM to exit"] = time.perf_counter() - before
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        sock.unlink(missing_ok=True)
+        directory.rmdir()
+    return marks
+
+
+def anatomy(scenario: Scenario, url: str, rounds: int) -> Anatomy:
+    socket_path = url.removeprefix("unix://")
+    requests = _requests(socket_path, rounds)
+    env = scenario.host.process_env()
+    runs = [_service_once(env) for _ in range(rounds)]
+    service = {k: statistics.median(r[k] for r in runs) * 1000 for k in runs[0]}
+    return Anatomy(requests, service)

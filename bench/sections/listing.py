@@ -1,0 +1,88 @@
+"""1. ``aardcheck check --no-probe`` against podman's own listing, on a cold process.
+
+Target: at most 3.0x ``podman ps -a --format json`` + ``podman network ls --format json``
+at 5x4, 10x10 and 20x10. The floor - what no client of podman's API can avoid - is taken
+apart in the anatomy tables: starting Python, podman's ``/info`` (the only source of the
+network backend and the store's run root) and the three list calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bench.results import Section, at_most, ms, ratio
+from bench.sections.hostrun import (
+    BEFORE,
+    CHECK_FAST_API,
+    CHECK_FAST_PRIVATE,
+    LISTING,
+    Anatomy,
+    Step,
+    used_private_service,
+)
+from bench.timing import median_ratio
+
+LIMIT = 3.0
+
+
+def build(steps: Sequence[Step], anatomy: Anatomy | None) -> Section:
+    section = Section("1", "check --no-probe vs podman's own listing")
+    rows = []
+    for step in steps:
+        s = step.series
+        base = s[LISTING]
+        for label, key in (
+            ("API service", CHECK_FAST_API),
+            ("private service", CHECK_FAST_PRIVATE),
+        ):
+            value = median_ratio(s[key], base)
+            section.figure(
+                f"1-{step.label}-{'api' if key == CHECK_FAST_API else 'private'}",
+                f"{step.label}: `check --no-probe` ({label}) / podman listing",
+                value,
+                "x",
+                "<= 3.0x",
+                at_most(value, LIMIT),
+            )
+        row = [step.label, ms(base.median()), ms(s[CHECK_FAST_API].median())]
+        row += [ms(s[CHECK_FAST_PRIVATE].median())]
+        row += [ratio(median_ratio(s[CHECK_FAST_API], base))]
+        row += [ratio(median_ratio(s[CHECK_FAST_PRIVATE], base))]
+        if BEFORE + CHECK_FAST_API in s:
+            row += [
+                ratio(median_ratio(s[BEFORE + CHECK_FAST_API], base)),
+                ratio(median_ratio(s[BEFORE + CHECK_FAST_PRIVATE], base)),
+            ]
+        rows.append(tuple(row))
+    header = ["size", "podman listing", "check (API)", "check (private)", "ratio (API)"]
+    header += ["ratio (private)"]
+    if any(BEFORE + CHECK_FAST_API in st.series for st in steps):
+        header += ["before: ratio (API)", "before: ratio (private)"]
+    section.table("Median wall time and paired ratios", tuple(header), rows)
+    for step in steps:
+        for key, want in ((CHECK_FAST_PRIVATE, True), (CHECK_FAST_API, False)):
+            for label in (key, BEFORE + key):
+                if label not in step.reports:
+                    continue
+                used = used_private_service(step.reports[label])
+                if used is not want:
+                    section.notes.append(
+                        f"{step.label}: `{label}` did not run as labelled (private service: "
+                        f"{used}); its figures are not what the label says."
+                    )
+    if anatomy is not None:
+        section.table(
+            "Anatomy: one request to a running service (median ms)",
+            ("request", "ms"),
+            [(k, f"{v:.1f}") for k, v in anatomy.requests.items()],
+        )
+        section.table(
+            "Anatomy: a private `podman system service`, as aardcheck starts one (median ms)",
+            ("phase", "ms"),
+            [(k, f"{v:.1f}") for k, v in anatomy.service.items()],
+        )
+        section.data["anatomy"] = {"requests": anatomy.requests, "service": anatomy.service}
+    section.data["steps"] = {
+        st.label: {k: v.summary() for k, v in st.series.items()} for st in steps
+    }
+    return section
