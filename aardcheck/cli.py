@@ -133,6 +133,25 @@ def lint(
     raise typer.Exit(int(ExitCode.FINDINGS if bad else ExitCode.CLEAN))
 
 
+def _hint_pending_recreates() -> None:
+    """An interrupted re-create leaves its network missing: say how to finish it first."""
+    from aardcheck.repair import journal
+
+    try:
+        pending = journal.pending_journals(journal.state_dir())
+    except (OSError, journal.JournalError):
+        return
+    for path in pending:
+        network = path.name.removeprefix(journal.JOURNAL_PREFIX).removesuffix(
+            journal.JOURNAL_SUFFIX
+        )
+        typer.echo(
+            f"aardcheck: note: the re-create of network {network} was interrupted; "
+            "`aardcheck fix --resume` completes it",
+            err=True,
+        )
+
+
 class StrategyChoice(enum.StrEnum):
     prune = "prune"
     recreate = "recreate"
@@ -220,6 +239,7 @@ def fix(
         from aardcheck.repair.recreate import recreate_network
 
         recreate_hook = recreate_network
+    _hint_pending_recreates()
     result = guarded(lambda: run_fix(options, confirm, recreate_hook))
     from aardcheck.sources.aardvark_files import unreadable_directory
 

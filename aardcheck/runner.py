@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aardcheck.analysis import analyse, liveness_requests
 from aardcheck.errors import AardcheckError, EnvironmentUnavailable, UsageError
@@ -26,13 +27,14 @@ from aardcheck.models import (
     Snapshot,
 )
 from aardcheck.probe_plan import plan_probes
-from aardcheck.repair.apply import HostAccess, apply_plan
-from aardcheck.repair.locks import network_config_dir, podman_lock_path
 from aardcheck.repair.outcome import Change, FixResult
 from aardcheck.repair.plan import RecreateNetwork, RepairPlan, Strategy, build_plan
 from aardcheck.sources import discovery
 from aardcheck.sources.aardvark_files import installed_aardvark_version, read_dns_directory
 from aardcheck.sources.podman_api import HostInfo, PodmanSession, connect
+
+if TYPE_CHECKING:
+    from aardcheck.repair.apply import HostAccess
 
 #: Re-creates one network through the session and returns the logged changes.
 RecreateHook = Callable[[PodmanSession, RecreateNetwork], list[Change]]
@@ -205,6 +207,10 @@ def host_access(
     session: PodmanSession, run_dir: RunDir, version: AardvarkVersion, *, lock_timeout: float = 30.0
 ) -> HostAccess:
     """What a repair needs to touch this host (shared by fix, clean and the watcher)."""
+    # imported here: `check` never repairs and should not pay for the repair modules
+    from aardcheck.repair.apply import HostAccess
+    from aardcheck.repair.locks import network_config_dir, podman_lock_path
+
     info = session.host_info()
     return HostAccess(
         run_dir=run_dir,
@@ -244,6 +250,8 @@ def run_fix(
             lock_timeout=options.lock_timeout,
         )
         hook = (lambda action: recreate(session, action)) if recreate is not None else None
+        from aardcheck.repair.apply import apply_plan
+
         changes = apply_plan(plan, access, hook)
         touched = frozenset(plan.networks) & (
             frozenset(before.checked_networks) | frozenset(plan.networks)
