@@ -193,31 +193,28 @@ def _podman(*args: str, timeout: float = 120.0) -> tuple[bool, str]:
 _NO_SUCH_CONTAINER = "no such container"
 
 
-def _reload(action: ReloadContainer) -> Change:
-    ok, out = _podman("network", "reload", action.container_id)
+def _container_command(
+    action: ReloadContainer | RestartConsumer, kind: str, args: tuple[str, ...], gone: str
+) -> Change:
+    ok, out = _podman(*args, action.container_id)
     if not ok and _NO_SUCH_CONTAINER in out:
-        gone = "removed meanwhile: netavark's teardown took its line with it"
-        return Change("reload-container", action.network, action.container_name, "skipped", gone)
-    return Change(
+        return Change(kind, action.network, action.container_name, "skipped", gone)
+    detail = action.reason if ok else f"podman {' '.join(args)} failed: {out}"
+    return Change(kind, action.network, action.container_name, "done" if ok else "failed", detail)
+
+
+def _reload(action: ReloadContainer) -> Change:
+    return _container_command(
+        action,
         "reload-container",
-        action.network,
-        action.container_name,
-        "done" if ok else "failed",
-        action.reason if ok else f"podman network reload failed: {out}",
+        ("network", "reload"),
+        "removed meanwhile: netavark's teardown took its line with it",
     )
 
 
 def _restart(action: RestartConsumer) -> Change:
-    ok, out = _podman("restart", action.container_id)
-    if not ok and _NO_SUCH_CONTAINER in out:
-        gone = "removed meanwhile; nothing to restart"
-        return Change("restart-container", action.network, action.container_name, "skipped", gone)
-    return Change(
-        "restart-container",
-        action.network,
-        action.container_name,
-        "done" if ok else "failed",
-        action.reason if ok else f"podman restart failed: {out}",
+    return _container_command(
+        action, "restart-container", ("restart",), "removed meanwhile; nothing to restart"
     )
 
 

@@ -21,6 +21,10 @@ class Change:
     before: str = ""
     after: str = ""
 
+    def as_dict(self) -> dict[str, str]:
+        """The JSON form shared by every report that lists changes."""
+        return {k: getattr(self, k) for k in self.__slots__}
+
 
 @dataclass(frozen=True, slots=True)
 class FixResult:

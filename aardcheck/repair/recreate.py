@@ -362,18 +362,7 @@ def render_json(results: Sequence[Settled], code: ExitCode) -> str:
                 "journal": r.journal,
                 "outcome": r.outcome,
                 "detail": r.detail,
-                "changes": [
-                    {
-                        "action": c.action,
-                        "network": c.network,
-                        "target": c.target,
-                        "status": c.status,
-                        "detail": c.detail,
-                        "before": c.before,
-                        "after": c.after,
-                    }
-                    for c in r.changes
-                ],
+                "changes": [c.as_dict() for c in r.changes],
             }
             for r in results
         ],

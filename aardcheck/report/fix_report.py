@@ -115,18 +115,7 @@ def render_json(result: FixResult, dry_run: bool) -> str:
             ],
             "consumers": {net: list(names) for net, names in result.plan.consumers},
         },
-        "changes": [
-            {
-                "action": c.action,
-                "network": c.network,
-                "target": c.target,
-                "status": c.status,
-                "detail": c.detail,
-                "before": c.before,
-                "after": c.after,
-            }
-            for c in result.changes
-        ],
+        "changes": [c.as_dict() for c in result.changes],
         "after": None
         if result.after is None
         else {
