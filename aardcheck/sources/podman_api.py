@@ -101,8 +101,20 @@ class PodmanSession:
         self.private = private
         self.requests = 0
         self._lock = threading.Lock()
-        self.client = PodmanClient(base_url=url, timeout=timeout)
+        self._alias_dir: Path | None = None
+        self.client = PodmanClient(base_url=self._client_url(url), timeout=timeout)
         self.client.api.hooks["response"].append(self._count)
+
+    def _client_url(self, url: str) -> str:
+        """The podman package cannot address a socket path holding spaces, control or
+        other non-URL characters; such a path is reached through a plain-named symlink."""
+        sock = _socket_path(url)
+        if sock is None or re.fullmatch(r"[A-Za-z0-9_./+@:-]+", str(sock)):
+            return url
+        self._alias_dir = Path(tempfile.mkdtemp(prefix="aardcheck-sock-"))
+        alias = self._alias_dir / "podman.sock"
+        alias.symlink_to(sock)
+        return f"unix://{alias}"
 
     def _count(self, response: Any, *args: Any, **kwargs: Any) -> Any:
         with self._lock:
@@ -166,6 +178,8 @@ class PodmanSession:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.client.close()  # type: ignore[no-untyped-call]
+        if self._alias_dir is not None:
+            shutil.rmtree(self._alias_dir, ignore_errors=True)
 
 
 def _start_private_service(timeout: float) -> tuple[subprocess.Popen[bytes], str, Path]:

@@ -30,13 +30,13 @@ from tests.faults.sandbox import (
     NET,
     OLD,
     OLD_LINE,
-    REPO_ROOT,
     WEB,
     WEB_LINE,
     Sandbox,
     make_sandbox,
     one_error_line,
 )
+from tests.realpodman.invoke import readable_code_root
 
 V1_4 = AardvarkVersion(1, 4)
 NOBODY = 65534
@@ -63,11 +63,14 @@ def open_box() -> Iterator[Sandbox]:
 
 
 def _as_nobody(box: Sandbox, *args: str | os.PathLike[str]) -> subprocess.CompletedProcess[str]:
+    # nobody must reach the interpreter and the code even from a checkout closed to
+    # other users (a CI clone under /root): the venv's real directory, a readable copy.
+    python = str(Path(sys.prefix).resolve() / "bin" / "python")
     argv = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
-    argv += [sys.executable, "-m", "aardcheck", *(os.fspath(a) for a in args)]
-    env = box.env({"HOME": "/nonexistent"})
+    argv += [python, "-m", "aardcheck", *(os.fspath(a) for a in args)]
+    env = box.env({"HOME": "/nonexistent", "PYTHONPATH": str(readable_code_root())})
     return subprocess.run(
-        argv, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=90, check=False
+        argv, env=env, cwd="/", capture_output=True, text=True, timeout=90, check=False
     )
 
 

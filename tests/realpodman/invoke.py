@@ -74,7 +74,7 @@ def _readable_by_others(path: Path) -> bool:
 _code_copy: list[Path] = []
 
 
-def _code_root() -> Path:
+def readable_code_root() -> Path:
     """Where a rootless user imports the working tree's aardcheck from.
 
     CI may clone into a directory other users cannot enter; then the package is copied
@@ -98,7 +98,7 @@ def _code_root() -> Path:
 
 
 def _pythonpath() -> dict[str, str]:
-    return {"PYTHONPATH": str(_code_root())}
+    return {"PYTHONPATH": str(readable_code_root())}
 
 
 def aardcheck_env(host: PodmanHost, env: Mapping[str, str] | None = None) -> dict[str, str]:
