@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Run pytest on the podman 5 stack: podman 5.4, netavark/aardvark-dns 1.14, pasta, from
+# Debian 13, in the root tree scripts/podman5-root.sh builds, inside a network namespace
+# of its own (so nothing touches the host's podman 4.3.1, its bridges or its firewall).
+#
+#   scripts/podman5-lane.sh [PYTEST ARGS...]       # as root
+#   scripts/podman5-lane.sh --exec CMD [ARGS...]   # any command in the lane (benchmarks)
+#
+# The whole pytest session runs in ONE long-lived mount namespace whose root is the tree
+# (pivot_root, not chroot: the kernel refuses user namespaces - rootless podman - to a
+# chrooted process). One namespace for the whole session because podman's netns bind
+# mounts under /run/netns must outlive each command (`ip netns exec` per call loses them).
+# /run and /tmp are fresh tmpfs: podman 5's run state is never the host's.
+set -euo pipefail
+umask 022
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+log() { printf 'podman5-lane: %s\n' "$*" >&2; }
+
+if [[ $(id -u) -ne 0 ]]; then
+    log "must run as root (namespaces, mounts)"
+    exit 1
+fi
+
+root=$(bash "$repo_root/scripts/podman5-root.sh")
+netns="aardcheck-p5-$$"
+inside=/src/aardcheck
+
+# Processes podman leaves in the lane (conmon, aardvark-dns, a rootless pause process)
+# would keep the namespaces alive: they are ours, found by the lane's netns, and ended.
+cleanup() {
+    local ns_inode pid
+    if ns_inode=$(stat -L -c %i "/run/netns/$netns" 2>/dev/null); then
+        for pid in $(ls /proc | grep -E '^[0-9]+$'); do
+            if [[ $(stat -L -c %i "/proc/$pid/ns/net" 2>/dev/null) == "$ns_inode" ]]; then
+                kill -9 "$pid" 2>/dev/null || true
+            fi
+        done
+        ip netns delete "$netns" 2>/dev/null || true
+    fi
+}
+trap cleanup EXIT
+
+ip netns add "$netns"
+ip -n "$netns" link set lo up
+[[ -e /dev/net/tun ]] && chmod 666 /dev/net/tun
+
+# The tree's venv imports aardcheck straight from the bind-mounted checkout.
+site=$(echo "$root"/opt/aardcheck-venv/lib/python3*/site-packages)
+printf '%s\n' "$inside" >"$site/aardcheck-checkout.pth"
+mkdir -p "$root$inside"
+
+mode=pytest
+if [[ ${1:-} == --exec ]]; then
+    mode=exec
+    shift
+fi
+
+# Variables the tests read; everything else of the host's environment stays out.
+pass_env=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
+    LANG=C.UTF-8 PODMAN_IGNORE_CGROUPSV1_WARNING=1 AARDTEST_STACK=podman5
+    "CI=${CI:-}" "TERM=${TERM:-dumb}")
+for var in AARDTEST_KEEP HYPOTHESIS_PROFILE; do
+    [[ -n ${!var:-} ]] && pass_env+=("$var=${!var}")
+done
+
+status=0
+nsenter --net="/run/netns/$netns" unshare --mount --propagation private --fork \
+    env ROOT="$root" REPO="$repo_root" INSIDE="$inside" MODE="$mode" \
+    bash -s -- "${pass_env[@]}" -- "$@" <<'EOF' || status=$?
+set -euo pipefail
+envs=()
+while [[ $1 != -- ]]; do envs+=("$1"); shift; done
+shift
+mount --rbind "$ROOT" "$ROOT"
+mount -t proc proc "$ROOT/proc"
+mount -t sysfs sysfs "$ROOT/sys"
+mount -t tmpfs -o mode=755 cgroup "$ROOT/sys/fs/cgroup"
+for controller in cpu cpuacct cpuset memory devices freezer pids blkio; do
+    mkdir -p "$ROOT/sys/fs/cgroup/$controller"
+    mount -t cgroup -o "$controller" cgroup "$ROOT/sys/fs/cgroup/$controller" 2>/dev/null || true
+done
+mkdir -p "$ROOT/sys/fs/cgroup/systemd" "$ROOT/sys/fs/cgroup/unified"
+mount -t cgroup -o none,name=systemd cgroup "$ROOT/sys/fs/cgroup/systemd" 2>/dev/null || true
+mount -t cgroup2 cgroup2 "$ROOT/sys/fs/cgroup/unified" 2>/dev/null || true
+mount --rbind /dev "$ROOT/dev"
+mount -t tmpfs -o mode=755 tmpfs "$ROOT/run"
+mkdir -p "$ROOT/run/lock" "$ROOT/run/user"
+mount -t tmpfs -o mode=1777 tmpfs "$ROOT/tmp"
+mount --bind "$REPO" "$ROOT$INSIDE"
+cd "$ROOT"
+mkdir -p .oldroot
+pivot_root . .oldroot
+umount -l /.oldroot
+cd "$INSIDE"
+if [[ $MODE == exec ]]; then
+    exec env -i "${envs[@]}" "$@"
+fi
+exec env -i "${envs[@]}" /opt/aardcheck-venv/bin/python -m pytest "$@"
+EOF
+exit "$status"
