@@ -190,6 +190,10 @@ class Container:
     #: Pod members share the infra container's network namespace and own no DNS line.
     pod: str = ""
     is_infra: bool = False
+    #: podman lists it as up, but its process is gone (conmon was killed with it):
+    #: podman 5.4 keeps listing such a container as running until it is touched,
+    #: podman 4.3 fails every listing instead. Set only by the podman source.
+    process_gone: bool = False
 
     @property
     def owns_network(self) -> bool:
@@ -198,8 +202,9 @@ class Container:
     @property
     def running(self) -> bool:
         """Its network is set up, so podman keeps (or is writing) its DNS line: running,
-        paused, initialized (podman writes the line at init) or on its way down."""
-        return self.state in NETWORK_UP_STATES
+        paused, initialized (podman writes the line at init) or on its way down - and
+        its process still exists."""
+        return self.state in NETWORK_UP_STATES and not self.process_gone
 
     @property
     def short_id(self) -> str:

@@ -115,6 +115,29 @@ def details_from_libpod(listing: object) -> dict[str, LibpodDetail]:
     return details
 
 
+def states_from_libpod(listing: object) -> tuple[Container, ...]:
+    """Ids, names and states alone, from ``GET /libpod/containers/json``: enough to
+    re-verify a line under podman's netavark lock (no addresses: see ``container_states``)."""
+    containers = []
+    for item in _items(listing, "/libpod/containers/json"):
+        cid = str(item.get("Id", "")).lower()
+        if not cid:
+            continue
+        names = item.get("Names") or [""]
+        pid = item.get("Pid")
+        containers.append(
+            Container(
+                id=cid,
+                name=str(names[0]).lstrip("/"),
+                state=str(item.get("State", "")).lower(),
+                pid=pid if isinstance(pid, int) and pid > 0 else 0,
+                pod=str(item.get("Pod") or ""),
+                is_infra=bool(item.get("IsInfra", False)),
+            )
+        )
+    return tuple(containers)
+
+
 def network_from_libpod(item: Mapping[str, Any]) -> Network:
     subnets = []
     for s in item.get("subnets") or ():

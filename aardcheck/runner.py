@@ -221,7 +221,7 @@ def host_access(
             graph_root=info.graph_root,
         ),
         network_config_dir=network_config_dir(rootless=info.rootless, graph_root=info.graph_root),
-        fresh_containers=session.containers,
+        fresh_containers=session.container_states,
         lock_timeout=lock_timeout,
     )
 

@@ -23,6 +23,15 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 
 root=$(bash "$repo_root/scripts/podman5-root.sh")
+# One lane at a time: lanes share the tree's storage (graph root) but each has its own
+# /run, and two podmans on one store with two run roots would corrupt it.
+# AARDCHECK_P5_NO_PODMAN=1 promises the run never calls podman (the aardvark oracle):
+# it may then run beside a lane that does.
+exec 9>"$root.lane-lock"
+if [[ -z ${AARDCHECK_P5_NO_PODMAN:-} ]] && ! flock -w 1800 9; then
+    log "another podman 5 lane has held $root.lane-lock for 30 minutes"
+    exit 1
+fi
 netns="aardcheck-p5-$$"
 inside=/src/aardcheck
 

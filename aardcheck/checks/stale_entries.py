@@ -145,6 +145,11 @@ def _entry_findings(facts: Facts, f: NetworkFile, entry: Entry) -> Iterator[Find
         return
     names = ",".join(entry.names) or entry.short_id
     if not owner.running:
+        state = owner.state or "not running"
+        fix = _fix(f.network)
+        if owner.process_gone:
+            state = f"listed as {owner.state} by podman, but its process {owner.pid} is gone,"
+            fix += f" (then `podman rm -f {owner.name}`: podman still holds it)"
         for address in addresses:
             conflict = _conflict(facts, f, entry, address) if address is not None else None
             yield conflict or _finding(
@@ -153,9 +158,9 @@ def _entry_findings(facts: Facts, f: NetworkFile, entry: Entry) -> Iterator[Find
                 entry,
                 address,
                 Severity.ERROR,
-                f"container {container_label(owner)} is {owner.state or 'not running'} but its "
+                f"container {container_label(owner)} is {state} but its "
                 f"line ({names}) still answers {address}",
-                _fix(f.network),
+                fix,
             )
         return
     att = owner.attachment(f.network)

@@ -30,15 +30,16 @@ class RecordedContainer:
     addresses_from: str = "live"
 
 
-#: Keys of podman's network JSON that identify one incarnation, not the definition.
-INCARNATION_KEYS = frozenset({"id", "created"})
+#: Keys of podman's network JSON that describe one incarnation, not the definition:
+#: its id, creation time, and (podman 5.x inspect only) the containers attached now.
+INCARNATION_KEYS = frozenset({"id", "created", "containers"})
 #: The bridge's name: podman's choice unless set, and the one setting a concurrent
 #: ``network create`` can take while the network is gone.
 BRIDGE_NAME = frozenset({"network_interface"})
 
 
 def definition_of(network_json: Mapping[str, Any]) -> dict[str, Any]:
-    """The libpod network JSON minus ``id`` and ``created``: what ``POST /networks/create``
+    """The libpod network JSON minus ``INCARNATION_KEYS``: what ``POST /networks/create``
     takes to build the same network again."""
     return {k: v for k, v in network_json.items() if k not in INCARNATION_KEYS}
 

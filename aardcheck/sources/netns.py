@@ -58,15 +58,18 @@ def rootless_bridge_netns(rootless_uid: int) -> list[str]:
     """Candidate paths of the rootless network namespace (which holds the bridges).
 
     First the namespaces of the user's running ``aardvark-dns`` processes (aardvark runs
-    in that namespace; works for root), then ``$XDG_RUNTIME_DIR/netns/rootless-netns-*``
-    (bound in the user's mount namespace: works under ``podman unshare``). The agent
-    takes the first one that holds the wanted interface.
+    in that namespace; works for root), then the namespace's bind mount, which podman
+    4.x keeps at ``$XDG_RUNTIME_DIR/netns/rootless-netns-*`` (in the user's mount
+    namespace: works under ``podman unshare``) and podman 5.x at
+    ``$XDG_RUNTIME_DIR/containers/networks/rootless-netns/rootless-netns`` (beside its
+    ``info.json`` and ``ref-count``). The agent takes the first that holds the interface.
     """
     found = [f"/proc/{pid}/ns/net" for pid in processes_named("aardvark-dns", rootless_uid)]
     runtime_dir = f"/run/user/{rootless_uid}"
     if os.geteuid() == rootless_uid:
         runtime_dir = os.environ.get("XDG_RUNTIME_DIR") or runtime_dir
     found.append(f"{runtime_dir}/netns/rootless-netns-*")
+    found.append(f"{runtime_dir}/containers/networks/rootless-netns/rootless-netns")
     return found
 
 

@@ -16,13 +16,18 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from aardcheck.errors import EnvironmentUnavailable
-from aardcheck.models import Container, PodmanState
-from aardcheck.podman_json import containers_from_compat, details_from_libpod, networks_from_libpod
+from aardcheck.models import NETWORK_UP_STATES, Container, PodmanState
+from aardcheck.podman_json import (
+    containers_from_compat,
+    details_from_libpod,
+    networks_from_libpod,
+    states_from_libpod,
+)
 
 #: How long a private API service may take to come up (podman cold start ~0.3 s here).
 SERVICE_START_TIMEOUT = 15.0
@@ -56,6 +61,28 @@ def _explain(url: str, path: str, exc: Exception) -> str:
             "times out) mends podman and leaves exactly the stale DNS line aardcheck fixes"
         )
     return f"podman API at {url}: {path} failed: {text}"
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return not stat[stat.rindex(")") + 2 :].startswith(("Z", "X"))  # a zombie is gone too
+
+
+def mark_gone_processes(containers: tuple[Container, ...]) -> tuple[Container, ...]:
+    """Flag containers podman lists as up whose process no longer exists.
+
+    Pids are podman's; they mean something here only when this process shares podman's
+    pid namespace. When *no* listed pid exists (aardcheck in a container talking to the
+    host's socket, say), nothing is flagged: a line is never called dead on that alone.
+    """
+    up = [c for c in containers if c.state in NETWORK_UP_STATES and c.pid > 0]
+    gone = {c.id for c in up if not _process_exists(c.pid)}
+    if not gone or len(gone) == len(up):
+        return containers
+    return tuple(replace(c, process_gone=True) if c.id in gone else c for c in containers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,12 +181,21 @@ class PodmanSession:
             graph_root=Path(str(store.get("graphRoot", ""))),
         )
 
+    def container_states(self) -> tuple[Container, ...]:
+        """Every container's id, name and state in one libpod call: what a repair re-checks
+        while it holds podman's netavark lock. Only this listing is safe there: podman
+        5.4's Docker-compatible container listing and every network listing wait for that
+        lock inside podman (until the client times out); podman 4.3's compatible
+        container listing did not."""
+        listing = self._get_json("/containers/json", all="true")
+        return mark_gone_processes(states_from_libpod(listing))
+
     def containers(self) -> tuple[Container, ...]:
-        """Containers only. Safe while holding podman's netavark lock: unlike the network
-        listing, it does not take that lock inside podman."""
+        """Containers with their per-network addresses and aliases (two listings). Not
+        under the netavark lock: see ``container_states``."""
         details = details_from_libpod(self._get_json("/containers/json", all="true"))
         listing = self._get_json("/containers/json", compatible=True, all="true")
-        return containers_from_compat(listing, details)
+        return mark_gone_processes(containers_from_compat(listing, details))
 
     def state(self) -> PodmanState:
         """Every container and network in three list calls, never one per object.

@@ -234,7 +234,7 @@ def test_real_api_killed_after_host_info(
     url, service = killable_api
     net = rootful_host.network_create(net_name("kill"))
     old = rootful_host.run(net_name("kold"), {net: ["app"]})
-    rootful_host.make_vanished_netns_stale(old.name)  # something a fix would prune
+    rootful_host.make_natural_stale(old.name)  # something a fix would prune
     rootful_host.run(net_name("knew"), {net: ["app"]})
     before = rootful_host.read_aardvark_file(net)
     real_host_info = PodmanSession.host_info

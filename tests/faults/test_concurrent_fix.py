@@ -219,7 +219,7 @@ def test_two_real_fixes_at_once_while_containers_come_and_go(
     net = host.network_create(net_name("race"))
     live = host.run(net_name("rlive"), {net: ["app"]})
     old = host.run(net_name("rold"), {net: ["app"]})
-    stale = host.make_vanished_netns_stale(old.name)
+    stale = host.make_natural_stale(old.name)
     path = host.aardvark_file(net)
     live_line = next(x for x in host.aardvark_lines(net) if x.startswith(live.id)).encode()
     results: list[subprocess.CompletedProcess[str]] = []

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from tests.integration.helpers import check_json, kinds
 from tests.realpodman import PodmanHost
 from tests.realpodman.invoke import run_aardcheck
+from tests.realpodman.stack import current_stack
 
 
 def test_healthy_network_is_clean(rootful_host: PodmanHost, net_name: Callable[[str], str]) -> None:
@@ -29,7 +31,7 @@ def test_vanished_netns_seed_symptom(
     """The seed: `app` answers a live and a dead address; check names both."""
     net = rootful_host.network_create(net_name("seed"))
     old = rootful_host.run(net_name("old"), {net: ["app"]})
-    stale = rootful_host.make_vanished_netns_stale(old.name)
+    stale = rootful_host.make_natural_stale(old.name)
     new = rootful_host.run(net_name("new"), {net: ["app"]})
     dead_ip, live_ip = stale.ips[net], new.ips[net]
     assert rootful_host.dig(net, "app") == {dead_ip, live_ip}  # the field symptom
@@ -77,6 +79,32 @@ def test_orphan_file_then_recreated_network(
     assert ("dead-entry", net, stale.container_id, stale.ips[net]) in kinds(doc), doc["findings"]
 
 
+def test_recreated_network_hands_the_dead_lines_address_on(
+    rootful_host: PodmanHost, net_name: Callable[[str], str]
+) -> None:
+    """podman 5.4 forgets a removed network's address allocations: the first member of
+    the re-created network gets the orphan line's address, so the stale names answer a
+    live but wrong container (address-conflict, critical). podman 4.3 hands out another
+    address and the line stays plainly dead."""
+    host = rootful_host
+    subnet = host.free_subnet()
+    net = host.network_create(net_name("reuse"), subnet=subnet)
+    stale = host.make_orphan_file(net)
+    host.network_create(net, subnet=subnet)
+    live = host.run(net_name("new"), {net: ["web"]})
+    reused = live.ips[net] == stale.ips[net]
+    assert reused == (current_stack().podman >= (5,)), (live.ips, stale.ips)
+    code, doc = check_json(host, net, extra=("--no-probe",))
+    assert code == 1
+    found = kinds(doc)
+    if reused:
+        assert ("address-conflict", net, stale.container_id, stale.ips[net]) in found
+        (conflict,) = [f for f in doc["findings"] if f["kind"] == "address-conflict"]
+        assert conflict["severity"] == "critical" and live.name in conflict["message"]
+    else:
+        assert ("dead-entry", net, stale.container_id, stale.ips[net]) in found
+
+
 def test_orphan_file_poisons_network_reusing_its_subnet(
     rootful_host: PodmanHost, net_name: Callable[[str], str]
 ) -> None:
@@ -95,7 +123,7 @@ def test_rootless_seed_and_healthy(
     code, doc = check_json(rootless_host, net)
     assert (code, doc["findings"]) == (0, []), doc["findings"]
     assert doc["host"]["scope"] == "rootless" and doc["probes"]
-    stale = rootless_host.make_vanished_netns_stale(old.name)
+    stale = rootless_host.make_natural_stale(old.name)
     new = rootless_host.run(net_name("rnew"), {net: ["app"]})
     code, doc = check_json(rootless_host, net)
     assert code == 1
@@ -124,7 +152,11 @@ def test_unknown_network_is_usage_error(
 def test_container_whose_netns_vanished_but_not_removed(
     rootful_host: PodmanHost, net_name: Callable[[str], str]
 ) -> None:
-    """podman 4.3 cannot list any container in this state: exit 3, naming the container."""
+    """A container whose conmon and process died and whose netns vanished, not removed.
+
+    podman 4.3 cannot list any container in this state: exit 3, naming the container.
+    podman 5.4 lists it as running (with a pid that no longer exists) until it is
+    touched: its line answers a dead address, reported as a stopped entry (exit 1)."""
     from pathlib import Path
 
     from tests.realpodman.proc import run_command, wait_until
@@ -142,8 +174,18 @@ def test_container_whose_netns_vanished_but_not_removed(
 
     try:
         proc = run_aardcheck("check", "--network", net, "--no-probe", host=rootful_host)
+        listed = run_aardcheck(
+            "check", "--network", net, "--no-probe", "--format", "json", host=rootful_host
+        )
     finally:
         remove_dead_container(rootful_host, info.name)  # mends podman for later tests
+    if current_stack().podman >= (5,):
+        assert (proc.returncode, listed.returncode) == (1, 1), proc.stderr
+        (finding,) = json.loads(listed.stdout)["findings"]
+        assert (finding["kind"], finding["container_id"]) == ("stopped-entry", info.id)
+        assert f"its process {info.pid} is gone" in finding["message"]
+        assert f"podman rm -f {info.name}" in finding["fix"]
+        return
     assert proc.returncode == 3 and proc.stdout == ""
     (line,) = proc.stderr.strip().splitlines()
     # (another container in the same state would be named instead: any one is the cause)

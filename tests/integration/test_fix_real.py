@@ -32,7 +32,7 @@ def _seed(host: PodmanHost, net_name: Callable[[str], str]) -> tuple[str, str, s
     """The seed symptom; returns (network, dead id, dead ip, live ip)."""
     net = host.network_create(net_name("fx"))
     old = host.run(net_name("fold"), {net: ["app"]})
-    stale = host.make_vanished_netns_stale(old.name)
+    stale = host.make_natural_stale(old.name)
     new = host.run(net_name("fnew"), {net: ["app"]})
     host.run(net_name("fdb"), {net: ["db"]})
     assert host.dig(net, "app") == {stale.ips[net], new.ips[net]}

@@ -20,7 +20,7 @@ def test_clean_twice(
     shared = host.network_create(net_name("cl"))
     live = host.run(host.session.new_name("live"), {shared: ["app"]})
     victim = host.run(host.session.new_name("victim"), {shared: ["app"]})
-    host.make_vanished_netns_stale(victim.name)
+    host.make_natural_stale(victim.name)
     gone = host.network_create(net_name("gone"))
     host.make_orphan_file(gone)
     quiet = host.network_create(net_name("quiet"))

@@ -14,7 +14,7 @@ def poisoned(host: PodmanHost) -> Stack:
     """A project whose network left an aardvark file with a dead line behind."""
     stack = Stack(host, "poisoned")
     stack.up()
-    host.make_vanished_netns_stale(stack.container("web"))
+    host.make_natural_stale(stack.container("web"))
     stack.down()
     assert host.read_aardvark_file(stack.network), "no leftover file"
     return stack

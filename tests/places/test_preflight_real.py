@@ -26,7 +26,7 @@ def test_leftover_file_blocks_up_until_fixed(rootful_host: PodmanHost) -> None:
     stack = Stack(host)
     stack.up()
     web = host.container(stack.container("web"))
-    stale = host.make_vanished_netns_stale(web.name)
+    stale = host.make_natural_stale(web.name)
     assert stack.network in stale.networks
     stack.down()
     leftover = host.aardvark_file(stack.network)

@@ -10,7 +10,7 @@ and import the rest from here::
         host = rootful_host
         net = host.network_create(net_name("web"))
         doomed = host.run(host.session.new_name("a"), {net: ["app"]})
-        stale = host.make_vanished_netns_stale(doomed.name)
+        stale = host.make_natural_stale(doomed.name)
         live = host.run(host.session.new_name("b"), {net: ["app"]})
         dead, alive = stale.ips[net], live.ips[net]
         assert host.wait_for_answers(net, "app", {dead, alive}) == {dead, alive}

@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from tests.realpodman import api, dns, image, recipes, subnets
+from tests.realpodman import api, dns, failed_teardown, image, recipes, subnets
 from tests.realpodman.model import ContainerInfo, NetworkSpec
 from tests.realpodman.proc import (
     DEFAULT_TIMEOUT,
@@ -26,6 +26,7 @@ from tests.realpodman.proc import (
     run_command,
 )
 from tests.realpodman.session import IMAGE, HarnessSession
+from tests.realpodman.stack import current_stack
 from tests.realpodman.users import USER_PATH, RootlessUser
 
 #: Where rootful netavark keeps the aardvark-dns files.
@@ -398,6 +399,18 @@ class PodmanHost:
     def make_vanished_netns_stale(self, container: str) -> recipes.PlantedStale:
         """Kill a running container's conmon+pid, remove its netns, ``rm -f`` it."""
         return recipes.make_vanished_netns_stale(self, container)
+
+    def make_failed_teardown_stale(self, container: str) -> recipes.PlantedStale:
+        """``rm -f`` a running container while its networks' files are read-only."""
+        return failed_teardown.make_failed_teardown_stale(self, container)
+
+    def make_natural_stale(self, container: str) -> recipes.PlantedStale:
+        """The field failure that leaves a running container's line behind on this stack:
+        a vanished netns where netavark then keeps the line (1.4), else a teardown that
+        cannot write the file (netavark 1.14 cleans up after a vanished netns)."""
+        if current_stack().vanished_netns_keeps_line:
+            return self.make_vanished_netns_stale(container)
+        return self.make_failed_teardown_stale(container)
 
     def make_missing_sibling_stale(
         self, net_a: str, net_b: str, aliases: Sequence[str] = ("app",)

@@ -342,7 +342,7 @@ def _orphan_lines(
         host.run(host.session.new_name("orphan"), {network: aliases}, ip=ip)
         for aliases, ip in specs
     ]
-    planted = [make_vanished_netns_stale(host, info.name) for info in infos]
+    planted = [host.make_natural_stale(info.name) for info in infos]
     if [m for m in host.members(network) if m not in {i.name for i in infos}]:
         raise HarnessError(f"{network} has live members: network rm -f would stop them")
     drop_dead_ports(host, network)

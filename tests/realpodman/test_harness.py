@@ -3,6 +3,7 @@ and cleanup really leaves nothing behind, rootful and rootless."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import pwd
 import re
@@ -19,6 +20,7 @@ from tests.realpodman import (
     HarnessSession,
     PlantedStale,
     PodmanHost,
+    RecipeError,
     create_user,
     run_aardcheck,
 )
@@ -30,6 +32,7 @@ from tests.realpodman.invoke import REPO_ROOT
 from tests.realpodman.lifecycle import reap_abandoned_sessions
 from tests.realpodman.recipes import remove_tree
 from tests.realpodman.session import CONTAINERS_CONF_TEXT, PREFIX_RE
+from tests.realpodman.stack import current_stack
 from tests.realpodman.users import SUBID_FILES, subid_ranges
 
 NetName = Callable[[str], str]
@@ -127,7 +130,9 @@ def test_vanished_netns_rootful(rootful_host: PodmanHost, net_name: NetName) -> 
     host = rootful_host
     net = host.network_create(net_name("vanish"))
     doomed = host.run(host.session.new_name("doomed"), {net: ["app"]})
-    stale = host.make_vanished_netns_stale(doomed.name)
+    stale = _vanish(host, net, doomed)
+    if stale is None:
+        return
     assert stale.networks == (net,)
     assert stale.aliases == ("app",)
     line = next(x for x in host.aardvark_lines(net) if x.startswith(stale.container_id))
@@ -173,7 +178,10 @@ def test_orphan_file_comes_back_with_its_network_rootful(
     assert not host.network_exists(net)
     assert stale.container_id in host.aardvark_ids(net)
     host.network_create(net, subnet=subnet)  # as podman-compose up would
-    live = host.run(host.session.new_name("live"), {net: ["app"]})
+    # podman 5 gives the first new member the dead line's address (its IPAM forgot it):
+    # the dead-and-live symptom needs another one (the reuse is tested in integration/)
+    other = str(ipaddress.ip_address(stale.ips[net]) + 10)
+    live = host.run(host.session.new_name("live"), {net: ["app"]}, ip=other)
     _assert_dead_and_live(host, net, stale, live)
 
 
@@ -221,7 +229,7 @@ def test_cleanup_leaves_nothing_behind_rootful(rootful_host: PodmanHost) -> None
         # a stale line with its leaked bridge, a network removed behind podman's back
         # with its container still there, and an orphan file
         vanish = host.network_create("vanish")
-        host.make_vanished_netns_stale(host.run("doomed", {vanish: ["app"]}).name)
+        host.make_natural_stale(host.run("doomed", {vanish: ["app"]}).name)
         foreign = host.network_create("foreign")
         host.run("victim", {foreign: ["app"]})
         host.make_foreign_store_network_rm(foreign, remove_containers=False)
@@ -300,10 +308,39 @@ def test_vanished_netns_rootless(rootless_host: PodmanHost, net_name: NetName) -
     host = rootless_host
     net = host.network_create(net_name("vanish"))
     doomed = host.run(host.session.new_name("doomed"), {net: ["app"]})
-    stale = host.make_vanished_netns_stale(doomed.name)
+    stale = _vanish(host, net, doomed)
+    if stale is None:
+        return
     assert stale.networks == (net,)
     live = host.run(host.session.new_name("live"), {net: ["app"]})
     _assert_dead_and_live(host, net, stale, live)
+
+
+def _vanish(host: PodmanHost, net: str, doomed: ContainerInfo) -> PlantedStale | None:
+    """The vanished-netns recipe, with what this stack's netavark does after it."""
+    if current_stack().vanished_netns_keeps_line:
+        return host.make_vanished_netns_stale(doomed.name)
+    # netavark 1.14 goes on without the netns and removes the DNS line: nothing stale.
+    with pytest.raises(RecipeError, match="no aardvark file kept"):
+        host.make_vanished_netns_stale(doomed.name)
+    assert doomed.id.lower() not in host.aardvark_ids(net)
+    assert not host.container_exists(doomed.name)
+    return None
+
+
+@pytest.mark.parametrize("who", ["rootful", "rootless"])
+def test_failed_teardown(who: str, request: pytest.FixtureRequest, net_name: NetName) -> None:
+    """The read-only teardown leaves the line on every stack, rootful and rootless."""
+    host: PodmanHost = request.getfixturevalue(f"{who}_host")
+    net = host.network_create(net_name("rofail"))
+    doomed = host.run(host.session.new_name("doomed"), {net: ["app"]})
+    stale = host.make_failed_teardown_stale(doomed.name)
+    assert stale.networks == (net,)
+    assert stale.aliases == ("app",)
+    assert not host.container_exists(doomed.name)
+    live = host.run(host.session.new_name("live"), {net: ["app"]})
+    _assert_dead_and_live(host, net, stale, live)
+    assert host.aardvark_file(net).stat().st_mode & 0o200  # writable again afterwards
 
 
 @pytest.mark.rootless
@@ -345,7 +382,7 @@ def test_cleanup_leaves_nothing_behind_rootless(rootless_host: PodmanHost) -> No
         host = PodmanHost(child, user)
         host.ensure_image()
         net = host.network_create("vanish")
-        host.make_vanished_netns_stale(host.run("doomed", {net: ["app"]}).name)
+        host.make_natural_stale(host.run("doomed", {net: ["app"]}).name)
         host.run("live", {net: ["app"]})
         shm_lock = Path(f"/dev/shm/libpod_rootless_lock_{user.uid}")
         assert shm_lock.exists()

@@ -67,7 +67,7 @@ def test_the_dead_address_of_a_vanished_netns_is_silent(
     net = host.network_create(net_name("vanish"))
     host.run(host.session.new_name("keep"), [net])  # keeps the bridge up
     dead = host.run(host.session.new_name("dead"), {net: ["app"]})
-    host.make_vanished_netns_stale(dead.name)
+    host.make_natural_stale(dead.name)
     (looked,) = check_liveness(net, bridge(host, net), [ip_address(dead.ips[net])], timeout=0.5)
     assert looked.liveness is Liveness.SILENT
 

@@ -251,7 +251,7 @@ def test_a_vanished_netns_leaves_a_second_address(
     host = rootful_host
     net = host.network_create(net_name("stale"))
     dead = host.run(host.session.new_name("dead"), {net: ["app"]})
-    host.make_vanished_netns_stale(dead.name)
+    host.make_natural_stale(dead.name)
     live = host.run(host.session.new_name("live"), {net: ["app"]})
     answers, skipped = probe_networks([member_target(host, net, live.name, ("app",))])
     assert skipped == ()

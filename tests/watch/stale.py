@@ -36,6 +36,6 @@ def _delete_link(host: PodmanHost, ifindex: int) -> None:
 def plant_dead_stale(host: PodmanHost, container: str) -> PlantedStale:
     """A vanished-netns stale line whose address nothing answers any more."""
     iflink = host.podman("exec", container, "cat", "/sys/class/net/eth0/iflink").stdout
-    stale = host.make_vanished_netns_stale(container)
+    stale = host.make_natural_stale(container)
     _delete_link(host, int(iflink.strip()))
     return stale

@@ -62,7 +62,7 @@ def test_burst_is_debounced_and_the_final_state_reported(
     with ThreadPoolExecutor(max_workers=BURST) as pool:
         created = list(pool.map(lambda n: host.run(n, {net: ["worker"]}), names))
         list(pool.map(lambda c: host.rm(c.name), created[1:]))
-    stale = host.make_vanished_netns_stale(created[0].name)
+    stale = host.make_natural_stale(created[0].name)
 
     # dead-entry, or unknown-entry while another API service still holds its netns
     watcher.wait_stderr(
