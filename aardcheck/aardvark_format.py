@@ -1,9 +1,11 @@
 """The grammar of aardvark-dns network files, for every aardvark generation. Pure: no I/O.
 
 Verified against ``src/config/mod.rs`` of containers/aardvark-dns at v1.0.0, v1.0.1,
-v1.0.3, v1.1.0, v1.2.0, v1.3.0, v1.4.0, v1.11.0, v1.12.0 and v2.0.0 (== main), and the
-writer ``src/dns/aardvark.rs`` of containers/netavark v1.0 .. v1.15; the verdicts for
-1.4.0 were checked against the real binary (``tests/oracle``).
+v1.0.3, v1.1.0, v1.2.0, v1.3.0, v1.4.0, v1.11.0, v1.12.0, v1.14.0 and v2.0.0 (== main),
+and the writer ``src/dns/aardvark.rs`` of containers/netavark v1.0 .. v1.15; the verdicts
+were checked against the real 1.4.0 and 1.14.0 binaries (``tests/oracle``). The per-file
+reader (``parse_config``) is the same text from 1.4.0 to 1.14.0: only what happens
+around it changed.
 
 How aardvark reads one file (all versions unless noted):
 
@@ -37,8 +39,18 @@ How aardvark reads one file (all versions unless noted):
 
 What one bad file does: aardvark <= 1.11 aborts the whole configuration load, so at its
 next start or SIGHUP the daemon exits and DNS stops for every network on the host (1.4
-exits with status 1; the message goes to its stdout, which is /dev/null). From 1.12 the
-file is logged and skipped: only that network loses DNS.
+exits with status 1; the message goes to its stdout, which is /dev/null). From 1.12
+(``parse_configs`` in ``src/config/mod.rs`` v1.14.0) a file that cannot be read or
+parsed is logged to syslog and left out, whatever the error: a bad line, non-UTF-8
+content, a subdirectory (read error), a dangling symlink (not even logged). That
+network then has no listener at all - a question to its gateway gets no answer, not
+NXDOMAIN - and every other network keeps resolving. What still aborts the whole load on
+1.12+ is a file whose content parses but whose name is not UTF-8: at start the daemon
+never comes up, at a reload it keeps its previous configuration. From 1.12 the
+directory is read and every gateway bound before ``aardvark-dns run`` returns
+(``src/server/serve.rs``), so a start failure is the exit status of ``run`` itself; two
+networks with one gateway address (only the first can bind it) are such a failure at
+start and cost the second network its listener at a reload. See ``aardcheck.lint``.
 """
 
 from __future__ import annotations
@@ -96,8 +108,9 @@ def consequence(version: AardvarkVersion) -> str:
     """What aardvark ``version`` does about a file it cannot parse, in plain words."""
     if version.skips_bad_files:
         return (
-            f"aardvark-dns {version} skips this file at its next reload: no name of "
-            "this network resolves"
+            f"aardvark-dns {version} skips this file at its next start or reload: no name "
+            "of this network resolves (nothing listens on its gateway); the other networks "
+            "keep resolving"
         )
     return (
         f"aardvark-dns {version} refuses the whole directory because of this file: at its "

@@ -51,6 +51,22 @@ class AardvarkVersion:
         return self >= AardvarkVersion(1, 12)
 
     @property
+    def start_checks_listeners(self) -> bool:
+        """>= 1.12 reads the directory and binds every gateway before ``run`` returns.
+
+        A failure then (a gateway two networks share, an address no interface holds, a
+        non-UTF-8 file name) makes ``aardvark-dns run`` exit 1 and nothing is served. At
+        a reload the same failure is only logged. Older releases daemonize first and a
+        gateway that cannot be bound only costs that one listener.
+        """
+        return self >= AardvarkVersion(1, 12)
+
+    @property
+    def merges_internal_files(self) -> bool:
+        """>= 1.11 serves ``NAME%int`` as network ``NAME`` (one network, one listener set)."""
+        return self >= AardvarkVersion(1, 11)
+
+    @property
     def answer_ttl(self) -> int:
         if self >= AardvarkVersion(1, 13):
             return 0
