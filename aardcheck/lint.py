@@ -41,6 +41,7 @@ class Effect(enum.Enum):
     NONE = "none"  # served as written
     NETWORK_DOWN = "network-down"  # this network's names are not answered
     ALL_DOWN = "all-down"  # DNS stops for every network on the host
+    START_FAILS = "start-fails"  # aardvark cannot start; a running one loses a listener
     UNKNOWN = "unknown"  # not looked at (e.g. a symlink leaving the directory)
 
 
@@ -104,7 +105,7 @@ def clash_reason(clash: GatewayClash, version: AardvarkVersion) -> tuple[str, Ef
         return (
             f"{what}: aardvark-dns {version} fails to start (no DNS for any network on the "
             "host), and at a reload one of the two networks gets no listener",
-            Effect.ALL_DOWN,
+            Effect.START_FAILS,
         )
     return (
         f"{what}: aardvark-dns {version} serves one of the two there (which one is "
@@ -224,6 +225,8 @@ def _consequence_note(results: tuple[LintResult, ...], version: AardvarkVersion)
     effects = {r.effect for r in results if not r.ok and r.checked}
     if Effect.ALL_DOWN in effects:
         return f" (aardvark {version}: DNS stops for every network on the host)"
+    if Effect.START_FAILS in effects:
+        return f" (aardvark {version} cannot start with this directory: no DNS at all)"
     if Effect.NETWORK_DOWN in effects:
         return f" (aardvark {version}: those networks get no DNS, the others keep resolving)"
     return ""

@@ -7,7 +7,7 @@ How aardvark-dns 1.4.0 ``run`` behaves (read in ``src/commands/run.rs`` and
   as its stdin/stdout/stderr, writes ``aardvark.pid`` and tells the parent "ready"
   through a pipe; the parent then exits 0. All of that happens *before* the
   configuration is read, so ``aardvark-dns run`` exits 0 even for a directory it
-  rejects. (From 1.12 the configuration is read before "ready".)
+  rejects.
 * The child then parses the whole directory. On an error it exits with status 1 and
   prints ``Error starting server Server Error unable to parse config: <reason>`` to its
   stdout, i.e. to /dev/null; nothing goes to syslog. ``aardvark.pid`` is left behind,
@@ -16,12 +16,34 @@ How aardvark-dns 1.4.0 ``run`` behaves (read in ``src/commands/run.rs`` and
 * A SIGHUP re-runs the same parse: a bad file makes the running daemon exit 1 the same
   way, so every network loses DNS at the next container start or stop.
 * No network file at all: it removes ``aardvark.pid`` and exits 0.
-* One UDP socket per header address on port ``-p``; an address that is not configured
-  on an interface only fails that socket (logged), the others serve.
+* One UDP socket per (network, header address) on port ``-p``; an address that is not
+  configured on an interface, or already bound for another network, only fails that
+  socket (logged), the others serve.
 * Answers carry TTL 86400. A query from an address that is no container's is answered
   from the listening network's names, compared case-sensitively (``WEB`` is NXDOMAIN
   where ``web`` resolves); unknown single-label names get NXDOMAIN, and with
   ``AARDVARK_NO_PROXY`` set nothing is ever forwarded upstream.
+
+How aardvark-dns 1.14.0 differs (read in ``src/commands/run.rs``, ``src/server/serve.rs``,
+``src/config/mod.rs``, ``src/backend/mod.rs`` and ``src/dns/coredns.rs`` at v1.14.0;
+measured with this helper in the podman 5 lane):
+
+* The child writes ``aardvark.pid``, then reads the directory and binds every listener
+  (UDP and TCP) *before* it daemonizes and signals "ready". Any error there - a gateway
+  two networks share (EADDRINUSE), an address no interface holds, a non-UTF-8 file name
+  whose content parses - ends the child with status 1 and ``Error starting server ...``
+  on the stderr it still shares with the parent; the parent, reading no "ready", adds
+  ``Error from child process`` and exits 1. So ``aardvark-dns run`` itself fails.
+* A file it cannot read or parse (any grammar error, non-UTF-8 content, a
+  subdirectory) is logged to syslog and left out; a dangling symlink silently. That
+  network gets no listener: its gateway does not answer at all. The other networks are
+  served. If nothing is left to serve, the pid file is removed and the child exits 0
+  (before "ready": the parent then exits 1).
+* At a SIGHUP errors are logged and the daemon keeps running: bad files are skipped as
+  at start, a gateway that cannot be bound costs that listener only, and a non-UTF-8
+  file name makes it keep its previous configuration whole.
+* Answers carry TTL 0 (none is set). The question is lower-cased for every asker
+  (since 1.13), and a trailing ``.dns.podman`` is stripped.
 
 The helper only touches what it creates: a netns named with the run's unique prefix,
 a veth pair inside it, processes started through ``_launcher.py``. Every wait is bounded.
@@ -202,6 +224,7 @@ class Daemon:
         self.config_dir = config_dir
         self.capture = capture
         self.pid: int | None = None
+        self.started: dict[str, Any] = {}
         self.exit: dict[str, Any] | None = None
         self._events: queue.Queue[dict[str, Any]] = queue.Queue()
         self._launcher: subprocess.Popen[str] | None = None
@@ -234,6 +257,7 @@ class Daemon:
             errors = self.capture.with_suffix(".launcher").read_text(errors="replace")
             raise RuntimeError(f"launcher did not start aardvark-dns: {started} {errors}")
         self.pid = started.get("pid")
+        self.started = started
         return started
 
     def _pump(self) -> None:
@@ -307,3 +331,12 @@ def running(netns: Netns, config_dir: Path, capture: Path) -> Iterator[Daemon]:
         yield daemon
     finally:
         daemon.stop()
+
+
+def silent(netns: Netns, server: IPAddress, name: str, timeout: float = 0.4) -> bool:
+    """True when no answer at all comes from ``server`` within ``timeout`` (no listener)."""
+    try:
+        ask(netns, server, name, "A", timeout=timeout)
+    except (dns.exception.Timeout, OSError):  # OSError: the port-unreachable ICMP came back
+        return True
+    return False
