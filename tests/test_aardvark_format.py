@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from pathlib import Path
 
@@ -18,12 +19,15 @@ from aardcheck.aardvark_format import (
     parse_network_file,
     remove_entries,
 )
-from aardcheck.models import AardvarkVersion, Entry
+from aardcheck.lint import Effect, gateway_clashes, lint_paths, render_text
+from aardcheck.models import AardvarkVersion, Entry, NetworkFile
 from tests.oracle.cases import GRAMMARS, Case, ExpectedFile, entry_doc, header_doc, load_cases
 
 V1_0 = AardvarkVersion(1, 0)
 V1_4 = AardvarkVersion(1, 4)
+V1_11 = AardvarkVersion(1, 11)
 V1_12 = AardvarkVersion(1, 12)
+V1_14 = AardvarkVersion(1, 14)
 CASES = load_cases()
 FILE_CASES = [(c, f) for c in CASES for f in c.files.values()]
 
@@ -193,6 +197,104 @@ def test_remove_entries(content: bytes, ids: set[str], expected: bytes) -> None:
 )
 def test_is_effectively_empty(content: bytes, expected: bool) -> None:
     assert is_effectively_empty(content) is expected
+
+
+# ------------------------------------------------------------ 1.12+: what a rejection costs
+
+#: The effect lint gives a file that repeats another network's gateway, per release.
+CLASH_EFFECT = {V1_4: Effect.NETWORK_DOWN, V1_11: Effect.NETWORK_DOWN, V1_14: Effect.START_FAILS}
+
+
+def test_version_switches() -> None:
+    assert not V1_11.skips_bad_files and V1_12.skips_bad_files
+    assert not V1_11.start_checks_listeners and V1_14.start_checks_listeners
+    assert not AardvarkVersion(1, 10, 9).merges_internal_files and V1_11.merges_internal_files
+    assert (V1_4.answer_ttl, V1_14.answer_ttl) == (86400, 0)
+
+
+@pytest.mark.parametrize("version", [V1_4, V1_14], ids=str)
+@pytest.mark.parametrize(
+    ("case", "expected"), FILE_CASES, ids=[f"{c.name}/{f.name}" for c, f in FILE_CASES]
+)
+def test_lint_effect_of_each_fixture_file(
+    case: Case, expected: ExpectedFile, version: AardvarkVersion
+) -> None:
+    """1.4 refuses the whole directory for a bad file; 1.14 skips only that network."""
+    (result,) = lint_paths([case.dns_dir / expected.name], version)
+    if expected.verdict["1.4"] == "ok":
+        assert result.ok and result.effect is Effect.NONE
+    else:
+        assert not result.ok and result.checked
+        want = Effect.NETWORK_DOWN if version >= V1_12 else Effect.ALL_DOWN
+        assert result.effect is want
+
+
+@pytest.mark.parametrize("version", list(CLASH_EFFECT), ids=str)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_lint_reports_shared_gateways(case: Case, version: AardvarkVersion) -> None:
+    results = lint_paths([case.dns_dir], version)
+    effect = CLASH_EFFECT[version]
+    has_defect = {name for name, f in case.files.items() if f.verdict["1.4"] != "ok"} | {
+        name for name, breaks in case.unreadable.items() if breaks.get("1.12")
+    }
+    clashing = sorted(r.path.name for r in results if r.effect is effect)
+    if effect is Effect.NETWORK_DOWN and version < V1_12:
+        clashing = [n for n in clashing if n not in has_defect]
+    assert clashing == sorted(case.clashing_files(version))
+
+
+def _file(name: str, content: str, version: AardvarkVersion = V1_14) -> NetworkFile:
+    return parse_network_file(Path(name), content.encode(), version)
+
+
+def test_gateway_clashes_pure() -> None:
+    web = "10.89.0.1,fd00::1\nabc 10.89.0.2  web\n"
+    (clash,) = gateway_clashes([_file("b", web), _file("a", "fd00::1\n")], V1_14)
+    assert (clash.path.name, clash.holder.name, str(clash.gateway)) == ("b", "a", "fd00::1")
+    assert gateway_clashes([_file("a", "10.89.0.1,10.89.0.1\n")], V1_14) == ()
+    bad = _file("b", "10.89.0.1\nabc 10.89.0.2, web\n")
+    assert gateway_clashes([_file("a", web), bad], V1_14) == ()  # skipped: binds nothing
+    internal = [_file("a", web, V1_4), _file("a%int", web, V1_4)]
+    assert len(gateway_clashes(internal, V1_4)) == 2
+    assert gateway_clashes(internal, V1_11) == ()
+
+
+def test_lint_summary_names_the_consequence(tmp_path: Path) -> None:
+    (tmp_path / "net").write_bytes(b"10.89.0.1\nabc 10.89.0.2,  web\n")
+    old = render_text(lint_paths([tmp_path / "net"], V1_4))
+    new = render_text(lint_paths([tmp_path / "net"], V1_14))
+    assert "DNS stops for every network" in old and "1.4.0" in old
+    assert "the others keep resolving" in new and "1.14.0" in new
+
+
+def test_cli_aardvark_version_picks_the_grammar() -> None:
+    from typer.testing import CliRunner
+
+    from aardcheck.cli import app
+
+    path = str(next(c for c in CASES if c.name == "trailing-comma-ipv4").dns_dir / "net")
+    for option, effect in (("1.4", "all-down"), ("1.14", "network-down")):
+        done = CliRunner().invoke(app, ["lint", "--aardvark-version", option, "-o", "json", path])
+        assert done.exit_code == 1, done.output
+        (doc,) = json.loads(done.stdout)["files"]
+        assert (doc["aardvark_version"], doc["effect"]) == (f"{option}.0", effect)
+
+
+def test_lint_detects_the_installed_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aardcheck.sources import aardvark_files
+
+    fake = tmp_path / "bin" / "aardvark-dns"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'aardvark-dns 1.14.0'\n")
+    fake.chmod(0o755)
+    found = aardvark_files.installed_aardvark_version([fake.parent])
+    assert found == AardvarkVersion(1, 14, 0)
+    monkeypatch.setattr(aardvark_files, "installed_aardvark_version", lambda: found)
+    (tmp_path / "net").write_bytes(b"10.89.0.1\nabc 10.89.0.2,  web\n")
+    (result,) = lint_paths([tmp_path / "net"], None)
+    assert result.version == found and result.effect is Effect.NETWORK_DOWN
 
 
 # --------------------------------------------------------------------------- properties

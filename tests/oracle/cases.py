@@ -7,6 +7,9 @@
     files.<file>.header      under the 1.4 grammar (null when the header is defective)
     files.<file>.entries     under the 1.4 grammar; "entries_1.0" when 1.0 differs
     unreadable.<name>        {"1.4": breaks_aardvark, "1.12": breaks_aardvark}
+    gateway_clash            {"1.4": [file, ...], "1.11": [...]}: the files lint reports for
+                             repeating another network's gateway, from that release on (1.4
+                             up to the next label); 1.12+ cannot start with such a directory
     aardvark_pid             what aardvark.pid should parse to
     per_address_groups       [[file, id-key], ...] netavark 1.0/1.1 one-line-per-address
 """
@@ -66,6 +69,13 @@ class Case:
     unreadable: dict[str, dict[str, bool]] = field(default_factory=dict)
     aardvark_pid: int | None = None
     per_address_groups: list[list[str]] = field(default_factory=list)
+    gateway_clash: dict[str, list[str]] = field(default_factory=dict)
+
+    def clashing_files(self, version: AardvarkVersion) -> list[str]:
+        """``gateway_clash`` under the newest label not later than ``version``."""
+        labels = [label for label in self.gateway_clash if AardvarkVersion.parse(label) <= version]
+        newest = max(labels, key=AardvarkVersion.parse, default=None)
+        return self.gateway_clash[newest] if newest is not None else []
 
     @property
     def dns_dir(self) -> Path:
@@ -101,6 +111,7 @@ def load_case(path: Path) -> Case:
         unreadable=doc.get("unreadable", {}),
         aardvark_pid=doc.get("aardvark_pid"),
         per_address_groups=doc.get("per_address_groups", []),
+        gateway_clash=doc.get("gateway_clash", {}),
     )
 
 
