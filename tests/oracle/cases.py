@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from ipaddress import IPv6Address
 from pathlib import Path
 from typing import Any
 
-from aardcheck.models import AardvarkVersion, Entry, Header, RunDir, Scope
+from aardcheck.models import AardvarkVersion, Entry, Header, IPAddress, RunDir, Scope
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "aardvark"
 
@@ -119,15 +120,22 @@ def load_cases() -> list[Case]:
     return [load_case(p) for p in sorted(FIXTURES.iterdir()) if (p / "expected.json").is_file()]
 
 
+def address_text(address: IPAddress) -> str:
+    """``str(address)``, but one text on every Python: 3.13 writes an IPv4-mapped IPv6
+    address as ``::ffff:10.89.0.2``, older releases as ``::ffff:a59:2``."""
+    mapped = address.ipv4_mapped if isinstance(address, IPv6Address) else None
+    return f"::ffff:{mapped}" if mapped is not None else str(address)
+
+
 def entry_doc(entry: Entry) -> dict[str, Any]:
     """An Entry in expected.json's shape."""
     return {
         "line": entry.line_no,
         "id": entry.container_id,
-        "ipv4": [str(a) for a in entry.ipv4],
-        "ipv6": [str(a) for a in entry.ipv6],
+        "ipv4": [address_text(a) for a in entry.ipv4],
+        "ipv6": [address_text(a) for a in entry.ipv6],
         "names": list(entry.names),
-        "dns_servers": [str(a) for a in entry.dns_servers],
+        "dns_servers": [address_text(a) for a in entry.dns_servers],
     }
 
 
@@ -136,6 +144,6 @@ def header_doc(header: Header | None) -> dict[str, Any] | None:
         return None
     return {
         "line": header.line_no,
-        "gateways": [str(a) for a in header.gateways],
-        "dns_servers": [str(a) for a in header.dns_servers],
+        "gateways": [address_text(a) for a in header.gateways],
+        "dns_servers": [address_text(a) for a in header.dns_servers],
     }
