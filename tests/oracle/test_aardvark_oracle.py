@@ -53,7 +53,11 @@ def version() -> AardvarkVersion:
     """The installed aardvark-dns; the oracle knows how the measured generations behave."""
     reason = unavailable_reason()
     installed = installed_aardvark_version()
-    known = [v for v in MEASURED if installed and v.minor == installed.minor]
+    known = [
+        v
+        for v in MEASURED
+        if installed and (v.major, v.minor) == (installed.major, installed.minor)
+    ]
     if reason is None and not known:
         measured = ", ".join(str(v) for v in MEASURED)
         reason = f"the oracle knows aardvark-dns {measured}, found {installed}"
