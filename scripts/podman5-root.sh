@@ -24,6 +24,7 @@ packages=(
     podman netavark aardvark-dns passt slirp4netns uidmap iptables nftables runc conmon
     catatonit python3 python3-venv ca-certificates procps iproute2 util-linux passwd
     bind9-dnsutils busybox-static
+    systemd # systemd-analyze verify checks the unit files (no systemd runs)
 )
 venv=/opt/aardcheck-venv
 
@@ -31,9 +32,10 @@ venv=/opt/aardcheck-venv
 # ruff run once, on the host: they do not depend on the podman stack).
 requirements=$(/usr/bin/python3 - "$repo_root/pyproject.toml" <<'EOF'
 import sys, tomllib
-project = tomllib.load(open(sys.argv[1], "rb"))["project"]
+pyproject = tomllib.load(open(sys.argv[1], "rb"))
+project = pyproject["project"]
 skip = ("ruff", "mypy", "types-")
-wanted = project["dependencies"] + [
+wanted = pyproject["build-system"]["requires"] + project["dependencies"] + [
     r for r in project["optional-dependencies"]["test"] if not r.startswith(skip)
 ]
 print("\n".join(wanted))
@@ -85,8 +87,14 @@ else
     # packages added to the list since the tree was built
     log "updating packages in $root"
     cp /etc/resolv.conf "$root/etc/resolv.conf"
+    # (dpkg --configure -a first: an update that was interrupted leaves dpkg half-done)
     chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
-        sh -c "apt-get update -q && apt-get install -y -q ${packages[*]}" </dev/null >&2
+        sh -c "dpkg --configure -a && apt-get update -q && apt-get install -y -q ${packages[*]}" \
+        </dev/null >"$(dirname "$root")/apt.log" 2>&1 || {
+        log "apt-get in $root failed; the last lines of $(dirname "$root")/apt.log:"
+        tail -n 20 "$(dirname "$root")/apt.log" >&2
+        exit 1
+    }
 fi
 
 # podman's configuration inside the tree: it is the tree's own global config, not the

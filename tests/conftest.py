@@ -22,6 +22,7 @@ from tests.realpodman import (
     podman_unavailable_reason,
     rootless_unavailable_reason,
 )
+from tests.realpodman.stack import current_stack
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -71,6 +72,18 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 #: The session of this run, kept for the terminal summary after its cleanup.
 _LAST_SESSION: list[HarnessSession] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stack_in_report(record_testsuite_property: Callable[[str, object], None]) -> None:
+    """The versions this run was made on, in the JUnit report (scripts/lane_summary.py)."""
+    stack = current_stack()
+    for name, version in (
+        ("podman", stack.podman),
+        ("netavark", stack.netavark),
+        ("aardvark-dns", stack.aardvark),
+    ):
+        record_testsuite_property(name, ".".join(map(str, version)))
 
 
 @pytest.fixture(scope="session")

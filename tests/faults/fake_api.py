@@ -106,7 +106,8 @@ class Reply:
     body: bytes | None = None
     #: Close the connection without answering (a crash while handling the request).
     hang_up: bool = False
-    #: Answer, then stop listening and remove the socket (the service was killed).
+    #: Answer (or hang up), then stop listening and remove the socket (the service was
+    #: killed).
     then_die: bool = False
     #: Answer the first ``skip`` requests of the route normally.
     skip: int = 0
@@ -181,6 +182,8 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.hang_up:
             self.close_connection = True
             self.connection.shutdown(2)
+            if reply.then_die:
+                self.server.die()
             return
         if route == "unknown":
             reply = error_reply(404, f"no such route {self.path}")

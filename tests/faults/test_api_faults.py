@@ -141,15 +141,16 @@ LOCKS = frozenset({"aardvark.lock", "netavark.lock"})
 
 
 @pytest.mark.parametrize(
-    ("route", "skip"),
-    [("info", 1), ("containers", 1)],
+    ("route", "skip", "hang_up"),
+    [("info", 1, False), ("containers", 1, True)],
     ids=["before-the-locks", "under-the-locks"],
 )
-def test_api_killed_during_fix(box: Sandbox, route: str, skip: int) -> None:
-    """Dies after the plan: at the host lookup before the locks, or at the re-check of
-    podman's state under them. Nothing is written, and both locks are released."""
+def test_api_killed_during_fix(box: Sandbox, route: str, skip: int, hang_up: bool) -> None:
+    """Dies after the plan: at the host lookup before the locks, or during the re-check of
+    podman's state under them (its one libpod listing). Nothing is written, and both
+    locks are released."""
     fake = box.fake()
-    fake.faults[route] = Reply(then_die=True, skip=skip)
+    fake.faults[route] = Reply(then_die=True, skip=skip, hang_up=hang_up)
     before = box.state(skip=LOCKS)
     with box.api(fake) as url:
         proc = box.run("fix", "--yes", "--no-probe", "--url", url, "--run-dir", box.run_dir)
