@@ -8,8 +8,17 @@ node_exporter's textfile collector.
 | ``aardcheck_last_check_duration_seconds`` | gauge | |
 | ``aardcheck_last_check_success`` | gauge | (1 when the last check could look at all) |
 | ``aardcheck_checks_total`` | counter | scope (full, partial), result (ok, error) |
+| ``aardcheck_check_duration_seconds`` | histogram | scope (full, partial) |
 | ``aardcheck_repairs_total`` | counter | network, result (done, failed, skipped) |
 | ``aardcheck_probe_latency_seconds`` | histogram | network |
+| ``aardcheck_probe_answers_total`` | counter | network, status (answer, nxdomain, timeout, ...) |
+
+Labels never hold container ids or names: a series per network is the finest grain, so
+a host's series stay few however many containers come and go.
+
+The one-shot commands (``check``, ``clean``) write the same families to a textfile of
+their own (``aardcheck-check.prom``, ...) with a ``command`` label, so that node_exporter
+can read the watcher's file and theirs from one directory without clashing series.
 """
 
 from __future__ import annotations
@@ -17,11 +26,18 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter as Tally
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, write_to_textfile
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    write_to_textfile,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -30,6 +46,8 @@ from aardcheck.repair.outcome import Change as RepairChange
 
 TEXTFILE_NAME = "aardcheck.prom"
 PROBE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+#: A check takes ~0.1 s on a quiet host and seconds when probing many names.
+CHECK_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
 class _FindingsCollector(Collector):
@@ -83,6 +101,8 @@ class MetricsServer:
 
 class WatchMetrics:
     def __init__(self) -> None:
+        # ``*_created`` gauges double the series and nothing here reads them.
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in the library
         self.registry = CollectorRegistry(auto_describe=True)
         self._findings = _FindingsCollector()
         self.registry.register(self._findings)
@@ -107,6 +127,13 @@ class WatchMetrics:
             ["scope", "result"],
             registry=self.registry,
         )
+        self.check_duration = Histogram(
+            "aardcheck_check_duration_seconds",
+            "How long checks take, from wake-up to verdict, by scope (full or partial).",
+            ["scope"],
+            buckets=CHECK_BUCKETS,
+            registry=self.registry,
+        )
         self.repairs = Counter(
             "aardcheck_repairs",
             "Repair steps, by network and result (done, failed, skipped).",
@@ -120,12 +147,21 @@ class WatchMetrics:
             buckets=PROBE_BUCKETS,
             registry=self.registry,
         )
+        self.probe_answers = Counter(
+            "aardcheck_probe_answers",
+            "DNS probe tries, by network and outcome (answer, nxdomain, noanswer, servfail, "
+            "timeout, error).",
+            ["network", "status"],
+            registry=self.registry,
+        )
 
     def set_findings(self, findings: Iterable[Finding]) -> None:
         self._findings.set(findings)
 
     def record_check(self, *, full: bool, ok: bool, duration: float) -> None:
-        self.checks.labels("full" if full else "partial", "ok" if ok else "error").inc()
+        scope = "full" if full else "partial"
+        self.checks.labels(scope, "ok" if ok else "error").inc()
+        self.check_duration.labels(scope).observe(duration)
         self.last_check.set(time.time())
         self.last_duration.set(duration)
         self.last_success.set(1 if ok else 0)
@@ -133,6 +169,7 @@ class WatchMetrics:
     def observe_probes(self, answers: Iterable[ProbeAnswer]) -> None:
         for answer in answers:
             for attempt in answer.tries:
+                self.probe_answers.labels(answer.network, str(attempt.status)).inc()
                 if attempt.latency_ms > 0:
                     self.probe_latency.labels(answer.network).observe(attempt.latency_ms / 1000)
 
@@ -147,8 +184,60 @@ class WatchMetrics:
         server, thread = start_http_server(port, addr=address, registry=self.registry)
         return MetricsServer(address, int(server.server_port), server, thread)
 
-    def write_textfile(self, directory: Path) -> Path:
-        """Write atomically (temp file + rename) for node_exporter's textfile collector."""
-        target = directory / TEXTFILE_NAME
-        write_to_textfile(str(target), self.registry)
+    def write_textfile(
+        self,
+        directory: Path,
+        name: str = TEXTFILE_NAME,
+        labels: Mapping[str, str] | None = None,
+    ) -> Path:
+        """Write atomically (temp file + rename) for node_exporter's textfile collector;
+        ``labels`` are added to every sample."""
+        target = directory / name
+        registry: Collector = self.registry
+        if labels:
+            registry = CollectorRegistry(auto_describe=False)
+            registry.register(_Labelled(self.registry, dict(labels)))
+        write_to_textfile(str(target), registry)
         return target
+
+
+class _Labelled(Collector):
+    """Another collector's metrics with constant labels added to each sample."""
+
+    def __init__(self, inner: Collector, labels: dict[str, str]) -> None:
+        self._inner = inner
+        self._labels = labels
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self._inner.collect():
+            labelled = Metric(family.name, family.documentation, family.type, family.unit)
+            labelled.samples = [
+                s._replace(labels={**s.labels, **self._labels}) for s in family.samples
+            ]
+            yield labelled
+
+
+def write_run_textfile(
+    directory: Path,
+    command: str,
+    *,
+    ok: bool,
+    duration: float,
+    full: bool,
+    findings: Iterable[Finding] = (),
+    probes: Iterable[ProbeAnswer] = (),
+    changes: Iterable[RepairChange] = (),
+) -> Path:
+    """The textfile of one run of a one-shot command (``check``, ``clean``):
+    ``aardcheck-COMMAND.prom`` holding the watcher's families, labelled ``command``.
+
+    Counters and histograms count this run only (each run starts from zero, like a
+    restarted process): an alert reads their value as "in the last run".
+    """
+    metrics = WatchMetrics()
+    metrics.set_findings(findings)
+    metrics.observe_probes(probes)
+    for change in changes:
+        metrics.record_repair(change)
+    metrics.record_check(full=full, ok=ok, duration=duration)
+    return metrics.write_textfile(directory, f"aardcheck-{command}.prom", {"command": command})
