@@ -25,6 +25,7 @@ from aardcheck.cli_common import (
     help_markup,
     parse_version,
 )
+from aardcheck.cli_textfile import TextfileDirOpt, textfile_run
 from aardcheck.errors import ExitCode
 
 app = typer.Typer(
@@ -74,6 +75,7 @@ def check(
     run_dir: RunDirOpt = None,
     url: UrlOpt = None,
     aardvark_version: AardvarkVersionOpt = None,
+    textfile_dir: TextfileDirOpt = None,
 ) -> None:
     """Cross-check every aardvark-dns line against podman and the resolver's answers."""
     from aardcheck.models import AardvarkVersion
@@ -89,11 +91,13 @@ def check(
         url=url,
         aardvark_version=version if isinstance(version, AardvarkVersion) else None,
     )
-    result = guarded(lambda: run_check(options))
-    from aardcheck.sources.aardvark_files import unreadable_directory
+    with textfile_run(textfile_dir, "check") as run:
+        result = guarded(lambda: run_check(options))
+        from aardcheck.sources.aardvark_files import unreadable_directory
 
-    if why := unreadable_directory(result.snapshot.directory):
-        raise fail(f"nothing checked: {why}", ExitCode.ENVIRONMENT)
+        if why := unreadable_directory(result.snapshot.directory):
+            raise fail(f"nothing checked: {why}", ExitCode.ENVIRONMENT)
+        run.succeeded(result.findings, result.snapshot.probes)
     code = ExitCode.FINDINGS if result.findings else ExitCode.CLEAN
     if output is OutputFormat.json:
         from aardcheck.report import json_report
