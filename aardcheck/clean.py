@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aardcheck.errors import AardcheckError, EnvironmentUnavailable, ExitCode
-from aardcheck.models import LATEST_AARDVARK, Kind
+from aardcheck.models import LATEST_AARDVARK, Finding, Kind
 from aardcheck.repair.outcome import Change
 from aardcheck.repair.plan import DeleteFile, PruneLines, RepairPlan
 from aardcheck.runner import CheckOptions
@@ -117,6 +117,9 @@ class CleanResult:
     plan: RepairPlan
     changes: tuple[Change, ...] = ()
     dry_run: bool = False
+    #: What is still wrong after the run (before it, when nothing was applied or when
+    #: ``run_clean`` was not asked to look again): ``--textfile-dir`` reports these.
+    findings: tuple[Finding, ...] = ()
 
     @property
     def exit_code(self) -> ExitCode:
@@ -142,8 +145,11 @@ def _known_networks(session: PodmanSession, options: CheckOptions) -> frozenset[
     return options.networks & names
 
 
-def run_clean(options: CheckOptions, *, dry_run: bool = False) -> CleanResult:
-    """One clean pass over ``options.networks`` (empty: every network of this user)."""
+def run_clean(
+    options: CheckOptions, *, dry_run: bool = False, recheck: bool = False
+) -> CleanResult:
+    """One clean pass over ``options.networks`` (empty: every network of this user);
+    ``recheck``: after applying, check again so ``findings`` tells what is left."""
     from aardcheck.repair.apply import apply_plan
     from aardcheck.repair.plan import build_plan
     from aardcheck.runner import check_with, host_access
@@ -159,8 +165,10 @@ def run_clean(options: CheckOptions, *, dry_run: bool = False) -> CleanResult:
         before = check_with(session, options)
         plan = unambiguous(build_plan(before.snapshot, before.findings))
         if plan.empty or dry_run:
-            return CleanResult(plan, dry_run=dry_run)
+            return CleanResult(plan, dry_run=dry_run, findings=before.findings)
         access = host_access(
             session, before.snapshot.directory.run_dir, before.snapshot.aardvark_version
         )
-        return CleanResult(plan, apply_plan(plan, access))
+        changes = apply_plan(plan, access)
+        after = check_with(session, options).findings if recheck else before.findings
+        return CleanResult(plan, changes, findings=after)

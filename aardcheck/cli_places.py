@@ -25,6 +25,7 @@ from aardcheck.cli_common import (
     fail,
     guarded,
 )
+from aardcheck.cli_textfile import TextfileDirOpt, textfile_run
 from aardcheck.errors import AardcheckError, ExitCode
 
 #: podman-compose subcommands that create networks (``up`` and ``run``): blocked when
@@ -231,13 +232,15 @@ def clean(
     ] = None,
     run_dir: RunDirOpt = None,
     url: UrlOpt = None,
+    textfile_dir: TextfileDirOpt = None,
 ) -> None:
     """Prune what is unambiguously dead; silent when there was nothing to do (for cron).
 
     Removes lines of containers that no longer exist and whose address is silent,
     duplicate lines of containers that do not run, and files of deleted networks -
     nothing else. Exit 0 done or nothing to do, 3 podman unavailable, 4 a change failed,
-    5 another clean held the lock.
+    5 another clean held the lock. --textfile-dir also writes what is left (findings,
+    without DNS probes) and the repairs for node_exporter.
     """
     from aardcheck.clean import default_lock_path, exclusive, run_clean
     from aardcheck.report.fix_report import change_line, describe
@@ -247,9 +250,11 @@ def clean(
 
     def once() -> Any:
         with exclusive(lock_file or default_lock_path(), wait):
-            return run_clean(options, dry_run=dry_run)
+            return run_clean(options, dry_run=dry_run, recheck=textfile_dir is not None)
 
-    result = guarded(once)
+    with textfile_run(textfile_dir, "clean") as run:
+        result = guarded(once)
+        run.succeeded(result.findings, changes=result.changes)
     if result.dry_run:
         for action in result.plan.actions:
             typer.echo(f"aardcheck clean: would {describe(action)}")
