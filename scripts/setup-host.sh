@@ -26,6 +26,8 @@ packages=(
     podman netavark aardvark-dns runc iptables uidmap slirp4netns
     busybox-static dnsutils iproute2 python3-venv python3-pip
     systemd # systemd-analyze verify checks the unit files (no running systemd needed)
+    prometheus # promtool checks monitoring/'s rules and the metrics (no server started)
+    pipx       # tests/install: the pipx install path
 )
 missing=()
 for package in "${packages[@]}"; do
