@@ -211,7 +211,7 @@ def host_access(
     from aardcheck.repair.apply import HostAccess
     from aardcheck.repair.locks import network_config_dir, podman_lock_path
 
-    info = session.host_info()
+    info = session.host_info(detailed=True)  # the locks' paths need the graph root
     return HostAccess(
         run_dir=run_dir,
         version=version,

@@ -231,7 +231,7 @@ def _record(podman: PodmanCalls, action: RecreateNetwork, run_dir: RunDir, lock:
 
 def recreate_network(session: PodmanSession, action: RecreateNetwork) -> list[Change]:
     """Re-create ``action.network`` identically; journaled so a crash can be resumed."""
-    info = session.host_info()
+    info = session.host_info(detailed=True)  # the lock path needs the graph root
     run_dir = discovery.run_dir_for(rootless=info.rootless, run_root=info.run_root, uid=info.uid)
     lock = podman_lock_path(
         rootless=info.rootless, podman_version=info.podman_version, graph_root=info.graph_root

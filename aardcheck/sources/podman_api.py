@@ -1,7 +1,11 @@
-"""Podman's REST API, through the ``podman`` package: the source of truth for what runs.
+"""Podman's REST API: the source of truth for what runs.
 
 Finds the socket as podman itself would for root and rootless users; when nothing listens
 there, starts a private ``podman system service`` on a temporary socket for this run only.
+
+A unix socket is spoken to with the stdlib client in ``unix_http`` (why: its module
+docstring); the ``podman`` package is imported only for other URLs and for the repair
+that re-creates networks (``PodmanSession.client``).
 """
 
 from __future__ import annotations
@@ -10,8 +14,6 @@ import contextlib
 import os
 import re
 import shutil
-import signal
-import subprocess
 import tempfile
 import threading
 import time
@@ -19,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from aardcheck.errors import EnvironmentUnavailable
 from aardcheck.models import NETWORK_UP_STATES, Container, PodmanState
@@ -28,23 +31,13 @@ from aardcheck.podman_json import (
     networks_from_libpod,
     states_from_libpod,
 )
-
-#: How long a private API service may take to come up (podman cold start ~0.3 s here).
-SERVICE_START_TIMEOUT = 15.0
-#: The private service exits by itself after this much idle time, even if we are killed.
-SERVICE_IDLE_EXIT = 120
-#: Variables that would turn the private service into a remote client (CONTAINER_HOST
-#: pointing at a dead socket is why we start it), or make it talk to systemd as if it
-#: were the unit's main process.
-_SERVICE_ENV_DROP = (
-    "CONTAINER_HOST",
-    "CONTAINER_CONNECTION",
-    "CONTAINER_SSHKEY",
-    "NOTIFY_SOCKET",
-    "WATCHDOG_USEC",
-    "WATCHDOG_PID",
+from aardcheck.sources.discovery import ROOTFUL_RUN_DIR
+from aardcheck.sources.private_service import (
+    SERVICE_START_TIMEOUT,
+    start_private_service,
+    stop_private_service,
 )
-
+from aardcheck.sources.unix_http import HttpError, UnixHttp
 
 _VANISHED_NETNS = re.compile(r"joining network namespace of container ([0-9a-f]{12})[0-9a-f]*")
 
@@ -113,24 +106,56 @@ def default_socket_url() -> str:
     return f"unix://{runtime_dir}/podman/podman.sock"
 
 
+def _rootless_run_roots(uid: int) -> list[Path]:
+    """Where a rootless store's run root usually is: under the runtime directory, or under
+    /tmp when the user's podman first ran without one (it then stays there)."""
+    roots = [Path(f"/run/user/{uid}/containers")]
+    if uid == os.geteuid() and (xdg := os.environ.get("XDG_RUNTIME_DIR")):
+        roots.insert(0, Path(xdg) / "containers")
+    roots.append(Path(f"/tmp/podman-run-{uid}/containers"))
+    unique: dict[Path, Path] = {}
+    for root in roots:
+        with contextlib.suppress(OSError):
+            unique.setdefault(root.resolve(), root)
+    return list(unique.values())
+
+
 def _socket_path(url: str) -> Path | None:
     prefix = "unix://"
     return Path(url[len(prefix) :]) if url.startswith(prefix) else None
+
+
+#: The API version a path names when the server has not said its own (any podman since
+#: 4.0 serves it).
+_LIBPOD_FALLBACK = "4.0.0"
+_SERVER = re.compile(r"Libpod/([0-9][0-9A-Za-z.+~-]*)")
 
 
 class PodmanSession:
     """One connection to the API; counts requests so benchmarks can show the call pattern."""
 
     def __init__(self, url: str, *, timeout: float, private: bool) -> None:
-        from podman import PodmanClient  # heavy import (~200 ms): only when podman is needed
-
         self.url = url
         self.private = private
         self.requests = 0
+        self._timeout = timeout
         self._lock = threading.Lock()
         self._alias_dir: Path | None = None
-        self.client = PodmanClient(base_url=self._client_url(url), timeout=timeout)
-        self.client.api.hooks["response"].append(self._count)
+        self._client: Any = None
+        #: Headers of the first reply: podman says its version in every one.
+        self._headers: dict[str, str] = {}
+        sock = _socket_path(url)
+        self._http = UnixHttp(str(sock), timeout) if sock is not None else None
+
+    @property
+    def client(self) -> Any:
+        """The ``podman`` package's client on the same URL (the re-create repair uses it)."""
+        if self._client is None:
+            from podman import PodmanClient  # ~100-180 ms: only where it is used
+
+            self._client = PodmanClient(base_url=self._client_url(self.url), timeout=self._timeout)
+            self._client.api.hooks["response"].append(self._count)
+        return self._client
 
     def _client_url(self, url: str) -> str:
         """The podman package cannot address a socket path holding spaces, control or
@@ -148,7 +173,34 @@ class PodmanSession:
             self.requests += 1
         return response
 
+    def _target(self, path: str, compatible: bool, params: dict[str, Any]) -> str:
+        if compatible:
+            prefix = "/v1.40"
+        else:
+            prefix = f"/v{self._headers.get('libpod-api-version') or _LIBPOD_FALLBACK}/libpod"
+        return prefix + path + (f"?{urlencode(params)}" if params else "")
+
     def _get_json(self, path: str, *, compatible: bool = False, **params: Any) -> Any:
+        if self._http is None:
+            return self._get_json_package(path, compatible, params)
+        try:
+            reply = self._http.request("GET", self._target(path, compatible, params))
+        except HttpError as exc:
+            raise EnvironmentUnavailable(f"podman API at {self.url}: {path} failed: {exc}") from exc
+        finally:
+            self._count(None)
+        self._headers = self._headers or reply.headers
+        if reply.status >= 400:
+            text = f"HTTP {reply.status} {reply.reason}: {reply.message()}"
+            raise EnvironmentUnavailable(_explain(self.url, path, Exception(text)))
+        try:
+            return reply.json()
+        except ValueError as exc:
+            raise EnvironmentUnavailable(
+                f"podman API at {self.url}: {path} failed: the answer is not JSON ({exc})"
+            ) from exc
+
+    def _get_json_package(self, path: str, compatible: bool, params: dict[str, Any]) -> Any:
         from podman.errors import APIError
 
         try:
@@ -161,13 +213,32 @@ class PodmanSession:
             raise EnvironmentUnavailable(f"podman API at {self.url}: {path} failed: {exc}") from exc
 
     def ping(self) -> bool:
+        if self._http is None:
+            try:
+                response = self.client.api.get("/_ping", timeout=3)
+            except Exception:  # any failure means "not usable here"; the caller says what to do
+                return False
+            self._headers = self._headers or dict(response.headers.lower_items())
+            return bool(response.ok)
         try:
-            response = self.client.api.get("/_ping", timeout=3)
-        except Exception:  # any failure means "not usable here"; the caller says what to do
+            reply = self._http.request("GET", self._target("/_ping", False, {}), timeout=3)
+        except HttpError:
             return False
-        return bool(response.ok)
+        finally:
+            self._count(None)
+        self._headers = self._headers or reply.headers
+        return reply.status == 200
 
-    def host_info(self) -> HostInfo:
+    def host_info(self, *, detailed: bool = False) -> HostInfo:
+        """What a check needs to know about the host, without ``GET /info`` when podman's
+        reply headers, the socket's owner and the usual paths say it unambiguously.
+
+        ``/info`` costs ~300 ms on Debian (podman runs dpkg for conmon, runc and slirp4netns
+        on every call, containers/podman#19317). ``detailed`` asks it anyway: repairs need
+        the store's graph root, which only ``/info`` knows.
+        """
+        if not detailed and (quick := self._host_from_headers()) is not None:
+            return quick
         info = self._get_json("/info")
         host, store = info.get("host", {}), info.get("store", {})
         rootless = bool(host.get("security", {}).get("rootless", os.geteuid() != 0))
@@ -180,6 +251,28 @@ class PodmanSession:
             uid=_owner(run_root) if rootless else 0,
             graph_root=Path(str(store.get("graphRoot", ""))),
         )
+
+    def _host_from_headers(self) -> HostInfo | None:
+        """None when anything is ambiguous: no version header, a socket that is not a
+        file here, a run root at none or several of the usual places, no sign of netavark."""
+        server = _SERVER.search(self._headers.get("server", ""))
+        version = server.group(1) if server else self._headers.get("libpod-api-version", "")
+        sock = _socket_path(self.url)
+        if not version or sock is None:
+            return None
+        try:
+            uid = sock.stat().st_uid  # a rootless service's socket is its user's
+        except OSError:
+            return None
+        if uid == 0:
+            # only netavark's aardvark-dns writes this directory: it is not a CNI host
+            if not (ROOTFUL_RUN_DIR / "aardvark-dns").is_dir():
+                return None
+            return HostInfo(version, False, Path("/run/containers/storage"), "netavark", 0)
+        found = [r for r in _rootless_run_roots(uid) if (r / "networks" / "aardvark-dns").is_dir()]
+        if len(found) != 1:
+            return None
+        return HostInfo(version, True, found[0], "netavark", uid)
 
     def container_states(self) -> tuple[Container, ...]:
         """Every container's id, name and state in one libpod call: what a repair re-checks
@@ -212,53 +305,13 @@ class PodmanSession:
         )
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.client.close()  # type: ignore[no-untyped-call]
+        if self._http is not None:
+            self._http.close()
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                self._client.close()
         if self._alias_dir is not None:
             shutil.rmtree(self._alias_dir, ignore_errors=True)
-
-
-def _start_private_service(timeout: float) -> tuple[subprocess.Popen[bytes], str, Path]:
-    podman = shutil.which("podman")
-    if podman is None:
-        raise EnvironmentUnavailable("podman is not installed (no `podman` on PATH)")
-    tmp = Path(tempfile.mkdtemp(prefix="aardcheck-api-"))
-    sock = tmp / "podman.sock"
-    url = f"unix://{sock}"
-    env = {k: v for k, v in os.environ.items() if k not in _SERVICE_ENV_DROP}
-    proc = subprocess.Popen(
-        [podman, "system", "service", f"--time={SERVICE_IDLE_EXIT}", url],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # a Ctrl-C at the terminal must not kill it before we clean up
-    )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if sock.exists():
-            return proc, url, tmp
-        if proc.poll() is not None:
-            err = (proc.stderr.read() if proc.stderr else b"").decode(errors="replace").strip()
-            shutil.rmtree(tmp, ignore_errors=True)
-            last = err.splitlines()[-1] if err else f"exit code {proc.returncode}"
-            raise EnvironmentUnavailable(f"could not start `podman system service`: {last}")
-        time.sleep(0.02)
-    _stop_private_service(proc, tmp)
-    raise EnvironmentUnavailable(f"`podman system service` did not listen within {timeout:.0f} s")
-
-
-def _stop_private_service(proc: subprocess.Popen[bytes], tmp: Path) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
-    if proc.stderr:
-        proc.stderr.close()
-    shutil.rmtree(tmp, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -281,7 +334,7 @@ def connect(url: str | None = None, *, timeout: float = 30.0) -> Iterator[Podman
         raise EnvironmentUnavailable(f"podman API does not answer at {url}")
     if sock is None:
         raise EnvironmentUnavailable(f"podman API does not answer at {target} (CONTAINER_HOST)")
-    proc, private_url, tmp = _start_private_service(SERVICE_START_TIMEOUT)
+    proc, private_url, tmp = start_private_service(SERVICE_START_TIMEOUT)
     try:
         session = PodmanSession(private_url, timeout=timeout, private=True)
         if not _wait_ping(session, SERVICE_START_TIMEOUT):
@@ -291,7 +344,7 @@ def connect(url: str | None = None, *, timeout: float = 30.0) -> Iterator[Podman
         finally:
             session.close()
     finally:
-        _stop_private_service(proc, tmp)
+        stop_private_service(proc, tmp)
 
 
 def _wait_ping(session: PodmanSession, timeout: float) -> bool:
