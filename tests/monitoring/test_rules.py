@@ -69,3 +69,10 @@ def test_a_broken_rule_fails_its_unit_test(tmp_path: Path) -> None:
     tested = run_promtool("test", "rules", *(str(tmp_path / "tests" / p.name) for p in RULE_TESTS))
     assert tested.returncode != 0
     assert "AardcheckStaleDnsEntries" in tested.stdout + tested.stderr
+
+
+def test_the_example_prometheus_config_is_valid() -> None:
+    """monitoring/prometheus.yml (the README's scrape config) loads, rules included."""
+    checked = run_promtool("check", "config", str(MONITORING / "prometheus.yml"))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"SUCCESS: {len(load_rules())} rules found" in checked.stdout
