@@ -50,6 +50,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The lane's throw-away users get ids far from the host's (login.defs, read by useradd and
+# by the harness): the harness ends a user's processes by uid and subordinate range, and
+# /proc shows every process of the machine, so equal ids would let one stack's cleanup
+# kill the other stack's containers.
+sed -i -E -e 's/^(UID_MIN|GID_MIN)[[:space:]].*/\1 20000/' \
+    -e 's/^(UID_MAX|GID_MAX)[[:space:]].*/\1 29999/' \
+    -e 's/^(SUB_UID_MIN|SUB_GID_MIN)[[:space:]].*/\1 700000000/' \
+    -e 's/^(SUB_UID_MAX|SUB_GID_MAX)[[:space:]].*/\1 1300000000/' "$root/etc/login.defs"
+
 ip netns add "$netns"
 ip -n "$netns" link set lo up
 [[ -e /dev/net/tun ]] && chmod 666 /dev/net/tun
@@ -93,6 +102,9 @@ mkdir -p "$ROOT/sys/fs/cgroup/systemd" "$ROOT/sys/fs/cgroup/unified"
 mount -t cgroup -o none,name=systemd cgroup "$ROOT/sys/fs/cgroup/systemd" 2>/dev/null || true
 mount -t cgroup2 cgroup2 "$ROOT/sys/fs/cgroup/unified" 2>/dev/null || true
 mount --rbind /dev "$ROOT/dev"
+# A /dev/shm of its own: rootful podman keeps its SHM lock table there (libpod_lock),
+# and podman 5 must never share the host podman's table.
+mount -t tmpfs -o mode=1777 shm "$ROOT/dev/shm"
 mount -t tmpfs -o mode=755 tmpfs "$ROOT/run"
 mkdir -p "$ROOT/run/lock" "$ROOT/run/user"
 mount -t tmpfs -o mode=1777 tmpfs "$ROOT/tmp"

@@ -65,8 +65,22 @@ def subid_ranges(name: str, path: Path) -> list[tuple[int, int]]:
     return ranges
 
 
+def _login_defs_number(key: str, default: int) -> int:
+    """A number from /etc/login.defs (the podman 5 lane moves its ids out of the host's
+    ranges there, so that neither stack's cleanup ever kills the other's processes)."""
+    try:
+        text = Path("/etc/login.defs").read_text()
+    except OSError:
+        return default
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == key and parts[1].isdigit():
+            return int(parts[1])
+    return default
+
+
 def _next_free_subid() -> int:
-    end = SUBID_FIRST
+    end = _login_defs_number("SUB_UID_MIN", SUBID_FIRST)
     for path in SUBID_FILES:
         if not path.exists():
             continue
