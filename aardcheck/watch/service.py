@@ -19,6 +19,7 @@ from aardcheck.errors import AardcheckError, UsageError
 from aardcheck.models import CheckResult, Finding, Kind, RunDir
 from aardcheck.runner import check_with
 from aardcheck.sources.podman_api import PodmanSession
+from aardcheck.watch.answer import AnswerServer, AnswerState
 from aardcheck.watch.directories import DirectoryWatch
 from aardcheck.watch.link import PodmanLink
 from aardcheck.watch.metrics import WatchMetrics
@@ -62,7 +63,7 @@ class Watcher:
         self.link = PodmanLink(options.check.url)
         self.dirs = DirectoryWatch(self._request)
         self.events = PodmanEventStream(
-            lambda: self.link.url, self._on_podman_event, self._on_connection
+            self.link.events_url, self._on_podman_event, self._on_connection
         )
         self.repairer = Repairer(
             RepairGate(base=options.repair_backoff, cap=options.repair_backoff_cap)
@@ -75,6 +76,9 @@ class Watcher:
         self._postponed: dict[str, float] = {}
         self.stop_reason = ""
         self._look_again: dict[str, tuple[Backoff, float]] = {}
+        #: what check, preflight and clean are answered from (watch/answer.py)
+        self.answers = AnswerState()
+        self._answering: AnswerServer | None = None
 
     # ----------------------------------------------------------------- callbacks (any thread)
 
@@ -93,6 +97,7 @@ class Watcher:
         checked, the other side shows up as a file change.
         """
         nets = self._members.get(event.container_id)
+        self.answers.podman_event(nets)
         if not nets:
             return
         who = event.name or event.container_id[:12]
@@ -100,6 +105,7 @@ class Watcher:
 
     def _request(self, networks: frozenset[str] | None, reason: str) -> None:
         """Ask for a check, unless it only concerns networks outside ``--network``."""
+        self.answers.request(networks)
         selected = self.options.check.networks
         if networks is not None and selected and not networks & selected:
             return
@@ -127,6 +133,9 @@ class Watcher:
         self.events.start()
         if not self._run_check(Batch(None, ("start",))):
             return
+        from aardcheck.watch.answer_commands import start_answering
+
+        self._answering = start_answering(self.answers, self.options, self.reporter.info)
         self._announce_ready()
         next_full = time.monotonic() + self.options.interval
         while not self.signal.stopping:
@@ -196,6 +205,8 @@ class Watcher:
             self.reporter.info(f"{self.stop_reason} received; stopping")
         self.notifier.stopping()
         self.signal.stop()
+        if self._answering is not None:
+            self._answering.close()
         left: list[str] = []
         self.dirs.stop()
         self.reporter.debug(f"directory observers joined after {time.monotonic() - started:.2f} s")
@@ -273,6 +284,8 @@ class Watcher:
         self._write_textfile()
         if not self.link.healthy():
             self.link.drop()  # reconnect (and restart a private service) next time
+        else:
+            self.link.release()  # the failed check may have listed containers
         delay = self.retry.next_delay()
         what = str(err) if isinstance(err, AardcheckError) else describe_error(err)
         self.reporter.problem("check", f"check failed: {what}; retrying with back-off")
@@ -303,6 +316,7 @@ class Watcher:
         # observed when the check started: a change seen at the start of two checks at
         # least `settle` apart has settled, however long each check took
         update = self.tracker.update(findings, scope, started)
+        self.answers.checked(result, None if scope is None else checked or frozenset(), started)
         for t in update.transitions:
             self.reporter.transition(t)
         if update.recheck_at is not None:
@@ -310,6 +324,8 @@ class Watcher:
         self._schedule_look_again(now)
         if self.options.fix and result is not None:
             self._repair(session, result, now)
+        # Before the log line: once a check is reported, it holds no container netns.
+        self.link.release()
         duration = time.monotonic() - started
         self.metrics.set_findings(self.tracker.current)
         self.metrics.record_check(full=scope is None, ok=True, duration=duration)

@@ -38,6 +38,12 @@ class FakeLink:
     def drop(self) -> None:
         pass
 
+    def release(self) -> bool:
+        return False
+
+    def events_url(self) -> str:
+        return self.url
+
     close = drop
 
 

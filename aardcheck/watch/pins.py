@@ -1,0 +1,72 @@
+"""Which container network namespaces a process holds open, read from /proc.
+
+podman 4.3's API service opens the netns file of every running container each time it
+loads that container from its (boltdb) state, and keeps the fd until Go's garbage
+collector finalises it, minutes later. A long-lived service therefore pins namespaces: a
+plain ``umount`` of the netns file fails with EBUSY, and a namespace whose container is
+gone lives on (with its veth until netavark deletes it). The watcher uses this to stop its
+private service once a check is over (podman 5's sqlite state keeps only the path: no
+fds, nothing to do).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return (
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        )
+    except OSError:
+        return ""
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (through /proc/PID/task/*/children)."""
+    found: list[int] = []
+    todo = [pid]
+    while todo and len(found) < 10_000:  # bounded: a pid loop cannot happen, but be safe
+        current = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{current}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                text = Path(f"/proc/{current}/task/{task}/children").read_text()
+            except OSError:
+                continue
+            children = [int(c) for c in text.split()]
+            found.extend(children)
+            todo.extend(children)
+    return found
+
+
+def service_pid(socket_path: str) -> int | None:
+    """The pid of our own ``podman system service`` listening at ``socket_path``."""
+    for pid in descendants(os.getpid()):
+        line = _cmdline(pid)
+        if "system service" in line and socket_path in line:
+            return pid
+    return None
+
+
+def held_namespaces(pid: int) -> list[str] | None:
+    """The network namespace files ``pid`` holds fds on; None when that cannot be read
+    (the caller then assumes the worst)."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return None
+    held: list[str] = []
+    for fd in fds:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith("net:[") or "/netns/" in target:
+            held.append(target)
+    return held
