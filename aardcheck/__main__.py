@@ -1,3 +1,23 @@
-from aardcheck.cli import main
+"""``python -m aardcheck`` and the ``aardcheck`` script.
 
-main()
+A running watcher is asked first (``sources.watcher``), before typer and the rest of
+aardcheck are imported: an answered command costs little more than starting Python.
+"""
+
+import sys
+
+
+def main() -> None:
+    from aardcheck.sources.watcher import serve_from_watcher
+
+    code = serve_from_watcher(sys.argv[1:])
+    if code is not None:
+        sys.stdout.flush()
+        raise SystemExit(code)
+    from aardcheck.cli import main as cli_main
+
+    cli_main()
+
+
+if __name__ == "__main__":
+    main()

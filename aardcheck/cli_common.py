@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -47,18 +48,25 @@ AardvarkVersionOpt = Annotated[
         help="Judge files by this aardvark-dns release's grammar. Default: the installed one.",
     ),
 ]
+NoWatcherOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-watcher",
+        help="Compute the answer here even when `aardcheck watch` runs and could give it "
+        "(a watcher is asked first: aardcheck/__main__.py).",
+    ),
+]
 
 
 def help_markup() -> Literal["rich"] | None:
-    """How typer renders help and usage errors: with rich (panels, colours) for a person
-    at a terminal, as click's plain text otherwise (pipes, scripts, CI, tests).
+    """How typer renders help and usage errors: click's plain text, unless a person at a
+    terminal asks for rich's panels and colours with ``TYPER_USE_RICH=1``.
 
-    Rendering with rich imports rich.markdown, markdown-it and pygments, ~150 ms of a
-    ~250 ms ``--help`` (docs/benchmarks.md); output that a program reads, or that goes
-    through ``less``, gains nothing from it. ``TYPER_USE_RICH=0`` turns it off at a
-    terminal too.
+    Rendering with rich imports rich.markdown, markdown-it and pygments: 105-145 ms of a
+    ~230 ms ``--help`` (docs/benchmarks.md), more than the whole help is allowed to cost.
     """
-    return "rich" if sys.stdout.isatty() else None
+    wanted = os.environ.get("TYPER_USE_RICH", "").lower() in ("1", "true", "yes", "on")
+    return "rich" if wanted and sys.stdout.isatty() else None
 
 
 def fail(message: str, code: ExitCode) -> typer.Exit:

@@ -19,6 +19,7 @@ import typer
 from aardcheck.cli_common import (
     FormatOpt,
     NetworkOpt,
+    NoWatcherOpt,
     OutputFormat,
     RunDirOpt,
     UrlOpt,
@@ -99,6 +100,7 @@ def preflight(
     output: FormatOpt = OutputFormat.text,
     run_dir: RunDirOpt = None,
     url: UrlOpt = None,
+    no_watcher: NoWatcherOpt = False,
 ) -> None:
     """Is `podman-compose up` safe for this project? Exit 0 only when it is.
 
@@ -233,6 +235,7 @@ def clean(
     run_dir: RunDirOpt = None,
     url: UrlOpt = None,
     textfile_dir: TextfileDirOpt = None,
+    no_watcher: NoWatcherOpt = False,
 ) -> None:
     """Prune what is unambiguously dead; silent when there was nothing to do (for cron).
 

@@ -1,0 +1,221 @@
+"""The watcher answers ``check``, ``preflight`` and ``clean`` from its current state.
+
+``AnswerState`` keeps what the watcher last saw - the snapshot of its last full check with
+the networks of later, narrower checks laid over it - and when each part was looked at.
+Every event the watcher receives is recorded too: a part looked at before the latest event
+that concerns it is stale, and a stale state answers nothing (the command computes cold).
+
+``AnswerServer`` listens on an owner-only unix socket (``sources.watcher``'s path), one
+request per connection, answered on its own thread; ``answer_commands`` computes the reply.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+from aardcheck.models import CheckContext, CheckResult, Snapshot
+from aardcheck.sources.watcher import PROTOCOL, answer_socket_path
+
+#: Largest request accepted (argv, working directory, environment).
+MAX_REQUEST = 1 << 20
+#: A client that does not send its request within this long is dropped.
+REQUEST_TIMEOUT = 1.0
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """A fresh state to answer from."""
+
+    snapshot: Snapshot
+    context: CheckContext
+    #: seconds since the oldest part of the state was looked at
+    age_s: float
+
+
+def _keep(items: Iterable[T], networks: frozenset[str]) -> tuple[T, ...]:
+    return tuple(i for i in items if getattr(i, "network", None) not in networks)
+
+
+class AnswerState:
+    """Thread-safe: events arrive on observer threads, checks finish on the worker."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._snapshot: Snapshot | None = None
+        self._context: CheckContext | None = None
+        self._full_at = float("-inf")  # start of the last full check
+        self._latest_at = float("-inf")  # start of the last check of any scope
+        self._net_at: dict[str, float] = {}  # start of the last check covering a network
+        self._event_all = float("-inf")  # an event that may concern every network
+        self._event_podman = float("-inf")  # a podman event for a container of no known net
+        self._event_net: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ events
+
+    def request(self, networks: frozenset[str] | None) -> None:
+        """The watcher was asked to check ``networks`` (None: all)."""
+        now = time.monotonic()
+        with self._lock:
+            if networks is None:
+                self._event_all = now
+            else:
+                for net in networks:
+                    self._event_net[net] = now
+
+    def podman_event(self, networks: frozenset[str] | None) -> None:
+        """A container event; None: a container the last check did not know. Any check
+        after it lists every container again, so only podman's part must be newer."""
+        if networks:
+            self.request(networks)
+            return
+        with self._lock:
+            self._event_podman = time.monotonic()
+
+    # ------------------------------------------------------------------ checks
+
+    def checked(
+        self, result: CheckResult | None, scope: frozenset[str] | None, started: float
+    ) -> None:
+        """A check that started at ``started`` succeeded; ``scope`` None: a full check."""
+        if result is None:
+            return  # nothing looked at: the events behind it keep the state stale
+        snap = result.snapshot
+        with self._lock:
+            self._latest_at = max(self._latest_at, started)
+            self._context = result.context
+            if scope is None or self._snapshot is None:
+                if scope is None:
+                    self._full_at = started
+                    self._net_at.clear()
+                else:
+                    self._net_at.update(dict.fromkeys(scope, started))
+                self._snapshot = snap
+                return
+            old, fresh = self._snapshot, frozenset(scope)
+            self._snapshot = replace(
+                snap,
+                selected=old.selected,
+                liveness=_keep(old.liveness, fresh) + snap.liveness,
+                probes=_keep(old.probes, fresh) + snap.probes,
+                probe_skipped=_keep(old.probe_skipped, fresh) + snap.probe_skipped,
+                probed=old.probed or snap.probed,
+            )
+            self._net_at.update(dict.fromkeys(fresh, started))
+
+    def view(self, networks: frozenset[str] | None) -> View | str:
+        """The state for ``networks`` (None: every network; empty: podman's part only),
+        or why it cannot answer."""
+        now = time.monotonic()
+        with self._lock:
+            if self._snapshot is None or self._context is None:
+                return "no check has finished yet"
+            if self._event_podman > self._latest_at:
+                return "a podman event came after the last check"
+            names = set(networks or ())
+            if networks is None:
+                names |= set(self._net_at) | {f.network for f in self._snapshot.directory.files}
+                names |= {n.name for n in self._snapshot.podman.networks}
+            seen = {net: max(self._full_at, self._net_at.get(net, self._full_at)) for net in names}
+            oldest = min(seen.values(), default=self._full_at)
+            if self._event_all > oldest:
+                return "an event for every network came after the last full check"
+            for net, at in seen.items():
+                if self._event_net.get(net, float("-inf")) > at:
+                    return f"an event for network {net} came after its last check"
+            return View(self._snapshot, self._context, max(now - oldest, 0.0))
+
+
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class AnswerServer:
+    """One thread accepting connections on the answer socket; stopped by ``close``."""
+
+    def __init__(self, handle: Handler, path: Path | None = None) -> None:
+        self.path = path or answer_socket_path()
+        self._handle = handle
+        self._sock: socket.socket | None = None
+        self._inode = 0
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> str:
+        """Listen; returns a line for the log (also when another watcher has the socket)."""
+        directory = self.path.parent
+        directory.mkdir(mode=0o755 if os.geteuid() == 0 else 0o700, parents=True, exist_ok=True)
+        info = os.lstat(directory)
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+            return f"not answering commands: {directory} is not a directory of uid {os.geteuid()}"
+        if self._live_elsewhere():
+            return f"not answering commands: another watcher answers on {self.path}"
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old_umask = os.umask(0o177)  # owner-only from the first moment
+        try:
+            sock.bind(str(self.path))
+        finally:
+            os.umask(old_umask)
+        sock.listen(16)
+        self._sock, self._inode = sock, os.lstat(self.path).st_ino
+        self._thread = threading.Thread(target=self._serve, name="aardcheck-answer", daemon=True)
+        self._thread.start()
+        return f"answering check, preflight and clean on {self.path}"
+
+    def _live_elsewhere(self) -> bool:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(0.2)
+            try:
+                probe.connect(str(self.path))
+            except OSError:
+                return False
+        return True
+
+    def _serve(self) -> None:
+        sock = self._sock
+        while sock is not None:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return  # closed
+            with conn:
+                self._one(conn)
+
+    def _one(self, conn: socket.socket) -> None:
+        conn.settimeout(REQUEST_TIMEOUT)
+        try:
+            data = b""
+            while len(data) <= MAX_REQUEST and (chunk := conn.recv(1 << 16)):
+                data += chunk
+            request = json.loads(data) if len(data) <= MAX_REQUEST else None
+            if not isinstance(request, dict) or request.get("v") != PROTOCOL:
+                reply: dict[str, Any] = {"v": PROTOCOL, "declined": "not a request"}
+            else:
+                reply = {"v": PROTOCOL, **self._handle(request)}
+            conn.sendall(json.dumps(reply).encode())
+        except (OSError, ValueError):
+            return  # the client gave up (it computes cold) or spoke nonsense
+
+    def close(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is None:
+            return
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        sock.close()
+        with contextlib.suppress(OSError):
+            if os.lstat(self.path).st_ino == self._inode:  # still ours, not a successor's
+                self.path.unlink()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
