@@ -33,7 +33,10 @@ PROTOCOL = 1
 
 def answer_socket_path(uid: int | None = None) -> Path:
     """Beside ``clean``'s lock: /run/aardcheck (root), $XDG_RUNTIME_DIR/aardcheck (users),
-    /tmp/aardcheck-UID without a runtime directory."""
+    /tmp/aardcheck-UID without a runtime directory; ``AARDCHECK_ANSWER_SOCKET`` names
+    another (the watcher and the commands must see the same value)."""
+    if explicit := os.environ.get("AARDCHECK_ANSWER_SOCKET"):  # tests, several watchers
+        return Path(explicit)
     uid = os.geteuid() if uid is None else uid
     if uid == 0:
         return Path("/run/aardcheck") / SOCKET_NAME

@@ -44,8 +44,10 @@ class View:
     age_s: float
 
 
-def _keep(items: Iterable[T], networks: frozenset[str]) -> tuple[T, ...]:
-    return tuple(i for i in items if getattr(i, "network", None) not in networks)
+def _merge(old: Iterable[T], new: Iterable[T], fresh: frozenset[str]) -> tuple[T, ...]:
+    """``old``'s items of other networks, then ``new``'s of the ``fresh`` ones."""
+    kept = tuple(i for i in old if getattr(i, "network", None) not in fresh)
+    return kept + tuple(i for i in new if getattr(i, "network", None) in fresh)
 
 
 class AnswerState:
@@ -107,9 +109,9 @@ class AnswerState:
             self._snapshot = replace(
                 snap,
                 selected=old.selected,
-                liveness=_keep(old.liveness, fresh) + snap.liveness,
-                probes=_keep(old.probes, fresh) + snap.probes,
-                probe_skipped=_keep(old.probe_skipped, fresh) + snap.probe_skipped,
+                liveness=_merge(old.liveness, snap.liveness, fresh),
+                probes=_merge(old.probes, snap.probes, fresh),
+                probe_skipped=_merge(old.probe_skipped, snap.probe_skipped, fresh),
                 probed=old.probed or snap.probed,
             )
             self._net_at.update(dict.fromkeys(fresh, started))
@@ -125,7 +127,9 @@ class AnswerState:
                 return "a podman event came after the last check"
             names = set(networks or ())
             if networks is None:
-                names |= set(self._net_at) | {f.network for f in self._snapshot.directory.files}
+                # networks with events too: one created since the check is news to it
+                names |= set(self._net_at) | set(self._event_net)
+                names |= {f.network for f in self._snapshot.directory.files}
                 names |= {n.name for n in self._snapshot.podman.networks}
             seen = {net: max(self._full_at, self._net_at.get(net, self._full_at)) for net in names}
             oldest = min(seen.values(), default=self._full_at)

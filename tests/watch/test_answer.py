@@ -1,0 +1,144 @@
+"""The watcher's answers: which state is fresh enough to answer from, how narrower checks
+are laid over the last full one, and the socket's owner-only exchange."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aardcheck.models import CheckContext, CheckResult, ProbeSkipped, Snapshot
+from aardcheck.sources import watcher as client
+from aardcheck.watch.answer import AnswerServer, AnswerState, View
+from aardcheck.watch.answer_commands import served_result
+from tests.scenario_loader import load_scenario
+
+
+def snapshot() -> Snapshot:
+    return load_scenario("healthy")
+
+
+def result(snap: Snapshot, *skipped: str) -> CheckResult:
+    snap = replace(snap, probe_skipped=tuple(ProbeSkipped(n, "test") for n in skipped))
+    return CheckResult(snap, (), CheckContext(run_dir="/x", scope="rootful"))
+
+
+def test_nothing_to_answer_before_the_first_check() -> None:
+    assert AnswerState().view(None) == "no check has finished yet"
+
+
+def test_an_event_after_the_check_makes_its_network_stale() -> None:
+    state = AnswerState()
+    state.checked(result(snapshot()), None, started=0.0)  # monotonic 0: long ago
+    assert isinstance(state.view(None), View)
+    state.request(frozenset({"a"}))
+    assert "network a" in str(state.view(None))
+    assert "network a" in str(state.view(frozenset({"a"})))
+    assert isinstance(state.view(frozenset({"b"})), View)  # other networks still answer
+    state.checked(result(snapshot(), "a"), frozenset({"a"}), started=float("inf"))
+    assert isinstance(state.view(None), View)
+
+
+def test_an_event_for_every_network_needs_a_full_check() -> None:
+    state = AnswerState()
+    state.checked(result(snapshot()), None, started=0.0)
+    state.request(None)
+    state.checked(result(snapshot()), frozenset({"a"}), started=float("inf"))
+    assert "every network" in str(state.view(frozenset({"b"})))
+    state.checked(result(snapshot()), None, started=float("inf"))
+    assert isinstance(state.view(frozenset({"b"})), View)
+
+
+def test_an_unknown_container_needs_any_later_check() -> None:
+    state = AnswerState()
+    state.checked(result(snapshot()), None, started=0.0)
+    state.podman_event(None)
+    assert "podman event" in str(state.view(frozenset()))
+    state.checked(result(snapshot()), frozenset({"a"}), started=float("inf"))
+    assert isinstance(state.view(frozenset({"b"})), View)
+
+
+def test_a_narrow_check_replaces_only_its_networks() -> None:
+    state = AnswerState()
+    state.checked(result(snapshot(), "a", "b"), None, started=0.0)
+    state.checked(result(snapshot(), "a", "c"), frozenset({"a"}), started=1.0)
+    view = state.view(None)
+    assert isinstance(view, View)
+    assert sorted(s.network for s in view.snapshot.probe_skipped) == ["a", "b"]
+
+
+def test_a_served_result_is_narrowed_like_a_cold_one() -> None:
+    view = View(result(snapshot(), "a", "b").snapshot, CheckContext("/x", "rootful"), 0.0)
+    narrowed = served_result(view, frozenset({"a"}), probe=True, started=0.0)
+    assert [s.network for s in narrowed.snapshot.probe_skipped] == ["a"]
+    assert narrowed.snapshot.selected == frozenset({"a"})
+    unprobed = served_result(view, frozenset(), probe=False, started=0.0)
+    assert unprobed.snapshot.probe_skipped == () and not unprobed.snapshot.probed
+    assert unprobed.snapshot.podman.api_requests == 0
+
+
+@pytest.fixture
+def socket_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "answer" / "watch.sock"
+    monkeypatch.setenv("AARDCHECK_ANSWER_SOCKET", str(path))
+    return path
+
+
+def test_the_socket_is_owner_only_and_answers(socket_path: Path) -> None:
+    seen: list[dict[str, Any]] = []
+
+    def handle(request: dict[str, Any]) -> dict[str, Any]:
+        seen.append(request)
+        return {"exit": 1, "stdout": "out\n", "stderr": ""}
+
+    server = AnswerServer(handle)
+    assert "answering" in server.start()
+    try:
+        assert stat.S_IMODE(os.lstat(socket_path).st_mode) == 0o600
+        assert client.ask(["check", "--format", "json"], timeout=2) == {
+            "v": client.PROTOCOL,
+            "exit": 1,
+            "stdout": "out\n",
+            "stderr": "",
+        }
+        assert seen[0]["argv"] == ["check", "--format", "json"]
+        assert seen[0]["cwd"] == os.getcwd()
+        second = AnswerServer(handle)
+        assert "another watcher" in second.start()  # the first keeps its socket
+    finally:
+        server.close()
+    assert not socket_path.exists()
+
+
+def test_a_decline_or_silence_means_cold(socket_path: Path) -> None:
+    server = AnswerServer(lambda request: {"declined": "stale"})
+    server.start()
+    try:
+        assert client.ask(["check"], timeout=2) is None
+    finally:
+        server.close()
+    assert client.ask(["check"], timeout=2) is None  # nobody listening
+
+
+def test_only_served_commands_without_cold_options_ask() -> None:
+    assert client.wants_watcher(["check", "--format", "json"])
+    assert not client.wants_watcher(["check", "--no-watcher"])
+    assert not client.wants_watcher(["check", "--help"])
+    assert not client.wants_watcher(["fix", "--yes"])
+    assert not client.wants_watcher([])
+
+
+def test_a_socket_of_another_user_is_not_trusted(socket_path: Path) -> None:
+    server = AnswerServer(lambda request: {"exit": 0, "stdout": "", "stderr": ""})
+    server.start()
+    try:
+        if os.geteuid() != 0:
+            pytest.skip("needs root to give the socket away")
+        os.chown(socket_path, 65534, 65534)
+        assert client.ask(["check"], timeout=2) is None
+    finally:
+        server.close()
