@@ -19,13 +19,24 @@ class PlannedProbe:
     source: IPAddress
     names: tuple[str, ...]
     rdtypes: tuple[str, ...]
+    #: Other running members, (netns_path, source address): a silent first attempt (its
+    #: member may be leaving) is repeated from the first of them.
+    alternates: tuple[tuple[str, IPAddress], ...] = ()
 
 
-def _member(facts: Facts, network: str, family: int) -> Container | None:
+#: Members kept in reserve for a second attempt.
+ALTERNATES = 2
+
+
+def _askers(facts: Facts, network: str, family: int) -> list[tuple[Container, IPAddress]]:
+    """Running members that can ask (their namespace known), by name; a member whose
+    process is already gone is last (it cannot be entered, but podman may be late)."""
+    found = []
     for c, att in sorted(facts.members.get(network, ()), key=lambda m: m[0].name):
-        if c.sandbox_key and any(a.version == family for a in att.addresses):
-            return c
-    return None
+        source = next((a for a in att.addresses if a.version == family), None)
+        if c.sandbox_key and source is not None:
+            found.append((c, source))
+    return sorted(found, key=lambda m: m[0].process_gone)
 
 
 def _server(facts: Facts, network: str) -> IPAddress | None:
@@ -55,14 +66,13 @@ def plan_probes(snapshot: Snapshot) -> tuple[tuple[PlannedProbe, ...], tuple[Pro
         if server is None:
             skipped.append(ProbeSkipped(net.name, "the network has no gateway address to ask"))
             continue
-        member = _member(facts, net.name, server.version)
-        if member is None:
+        askers = _askers(facts, net.name, server.version)
+        if not askers:
             skipped.append(
                 ProbeSkipped(net.name, "no running container on the network to ask from")
             )
             continue
-        att = member.attachment(net.name)
-        source = next(a for a in (att.addresses if att else ()) if a.version == server.version)
+        member, source = askers[0]
         has_v6 = any(s.subnet.version == 6 for s in net.subnets) or any(
             e.ipv6 for f in facts.files.get(net.name, []) for e in f.entries
         )
@@ -75,6 +85,7 @@ def plan_probes(snapshot: Snapshot) -> tuple[tuple[PlannedProbe, ...], tuple[Pro
                 source=source,
                 names=tuple(sorted(names)),
                 rdtypes=("A", "AAAA") if has_v6 else ("A",),
+                alternates=tuple((c.sandbox_key, a) for c, a in askers[1 : 1 + ALTERNATES]),
             )
         )
     return tuple(planned), tuple(skipped)

@@ -100,6 +100,7 @@ def _probe(
                 names=p.names,
                 rootless_uid=_rootless_uid(info),
                 source=p.source,
+                alternates=p.alternates,
             )
             for p in planned
             if p.rdtypes == rdtypes

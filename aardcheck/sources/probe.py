@@ -11,6 +11,12 @@ network - at most ``probe_budget(timeout)`` plus the agent's start. A network th
 be asked becomes a ``ProbeSkipped`` with the reason; a resolver that does not answer gives
 ``TIMEOUT`` tries.
 
+A network that answered nothing is asked a second time (``RETRY_PAUSE`` later, through
+another running member when the caller named one), and its silence is reported only when
+both attempts got nothing: one attempt can coincide with its member leaving (the replies
+then have nowhere to go) or aardvark reloading. A member that is gone by then (its
+namespace vanished, its address no longer there) makes the network skipped, never silent.
+
 Caveat of aardvark 1.4: a name it does not know is forwarded to the upstream servers when
 it holds a dot (``a.b``); single-label names are answered NXDOMAIN locally.
 """
@@ -18,6 +24,7 @@ it holds a dot (``a.b``); single-label names are answered NXDOMAIN locally.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from ipaddress import ip_address
@@ -40,6 +47,10 @@ DNS_PORT = 53
 DEFAULT_RDTYPES = ("A", "AAAA")
 #: Questions one network's resolver has in flight at once (more would risk socket drops).
 WINDOW = 32
+#: Pause before a silent network is asked again (lets a teardown or a reload finish).
+RETRY_PAUSE = 0.3
+#: Attempts made before a network's silence counts (resolver-down needs two).
+ATTEMPTS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +72,27 @@ class ProbeTarget:
     names: tuple[str, ...]
     rootless_uid: int | None = None
     source: IPAddress | None = None
+    #: Other running members, (netns_path, source) each: a second attempt asks from the
+    #: first of them (from the same member when there is none).
+    alternates: tuple[tuple[str, IPAddress], ...] = ()
+
+    def next_member(self) -> ProbeTarget:
+        """This target as asked by its next alternate member (itself when none is left)."""
+        if not self.alternates:
+            return self
+        (netns_path, source), rest = self.alternates[0], self.alternates[1:]
+        return replace(self, netns_path=netns_path, source=source, alternates=rest)
 
 
 def probe_budget(timeout: float) -> float:
     """Seconds the in-namespace part of a run may take at most (agent start not included)."""
     return 3 * timeout + 0.5
+
+
+def probe_total_budget(timeout: float) -> float:
+    """Seconds ``probe_networks`` may take at most with a silent network's second
+    attempt (agent starts not included)."""
+    return ATTEMPTS * probe_budget(timeout) + RETRY_PAUSE
 
 
 @dataclass(slots=True)
@@ -104,17 +131,14 @@ def probe_networks(
     for rdtype in rdtypes:
         dns.rdatatype.from_text(rdtype)  # raises on an unknown type: a caller's mistake
     plans = [_plan(t, count, rdtypes) for t in targets]
-    by_entry: dict[Entry, list[_Plan]] = {}
-    for plan in plans:
-        by_entry.setdefault(entry_for(plan.target.rootless_uid), []).append(plan)
-    jobs = [
-        (entry, [_task(p, timeout) for p in entry_plans]) for entry, entry_plans in by_entry.items()
-    ]
-    results = run_agents(jobs, budget=probe_budget(timeout))
-    outcome: dict[int, tuple[list[ProbeAnswer], ProbeSkipped | None]] = {}
-    for entry_plans, entry_results in zip(by_entry.values(), results, strict=True):
-        for plan, result in zip(entry_plans, entry_results, strict=True):
-            outcome[id(plan)] = _decode(plan, result)
+    outcome = _ask(plans, timeout)
+    again = [p for p in plans if _worth_again(p, outcome[id(p)])]
+    if again:
+        time.sleep(RETRY_PAUSE)
+        retries = [_plan(p.target.next_member(), count, rdtypes) for p in again]
+        second = _ask(retries, timeout)
+        for plan, retry in zip(again, retries, strict=True):
+            outcome[id(plan)] = _combine(plan, outcome[id(plan)], second[id(retry)])
     answers: list[ProbeAnswer] = []
     skipped: list[ProbeSkipped] = []
     for plan in plans:
@@ -123,6 +147,53 @@ def probe_networks(
         if plan_skipped is not None:
             skipped.append(plan_skipped)
     return tuple(answers), tuple(skipped)
+
+
+Outcome = tuple[list[ProbeAnswer], ProbeSkipped | None]
+
+
+def _ask(plans: Sequence[_Plan], timeout: float) -> dict[int, Outcome]:
+    """One attempt for every plan, all at once (one agent per entry); by ``id(plan)``."""
+    by_entry: dict[Entry, list[_Plan]] = {}
+    for plan in plans:
+        by_entry.setdefault(entry_for(plan.target.rootless_uid), []).append(plan)
+    jobs = [
+        (entry, [_task(p, timeout) for p in entry_plans]) for entry, entry_plans in by_entry.items()
+    ]
+    results = run_agents(jobs, budget=probe_budget(timeout))
+    outcome: dict[int, Outcome] = {}
+    for entry_plans, entry_results in zip(by_entry.values(), results, strict=True):
+        for plan, result in zip(entry_plans, entry_results, strict=True):
+            outcome[id(plan)] = _decode(plan, result)
+    return outcome
+
+
+def _silent(answers: Sequence[ProbeAnswer]) -> bool:
+    tries = [t for a in answers for t in a.tries if t.status is not ProbeStatus.ERROR]
+    return bool(tries) and all(t.status is ProbeStatus.TIMEOUT for t in tries)
+
+
+def _worth_again(plan: _Plan, outcome: Outcome) -> bool:
+    """Silent, or its member could not be used while another member could."""
+    answers, skipped = outcome
+    if skipped is not None:
+        return bool(plan.target.alternates) and "holds the gateway itself" not in skipped.reason
+    return _silent(answers)
+
+
+def _combine(plan: _Plan, first: Outcome, second: Outcome) -> Outcome:
+    """The second attempt decides, except that two silent attempts add up (the
+    resolver-down message counts every query sent)."""
+    answers, skipped = second
+    if skipped is not None and _silent(first[0]):
+        reason = f"no answer, and the second attempt failed: {skipped.reason}"
+        return [], ProbeSkipped(plan.target.network, reason)
+    if skipped is None and _silent(first[0]) and _silent(answers):
+        merged = [
+            replace(a, tries=a.tries + b.tries) for a, b in zip(first[0], answers, strict=True)
+        ]
+        return merged, None
+    return answers, skipped
 
 
 def _plan(target: ProbeTarget, count: int, rdtypes: Sequence[str]) -> _Plan:

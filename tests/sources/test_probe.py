@@ -48,10 +48,18 @@ class FakeResolver:
     rcodes: dict[str, dns.rcode.Rcode] = field(default_factory=dict)
     address: str = "127.0.0.2"
     port: int = 0
+    #: Questions dropped before any is answered (a resolver silent for a moment).
+    drop_first: int = 0
 
     def reply(self, wire: bytes) -> bytes | None:
-        query = dns.message.from_wire(wire)
+        try:
+            query = dns.message.from_wire(wire)
+        except Exception:  # the agent's empty "is the member still here" datagram
+            return None
         name = query.question[0].name.to_text(omit_final_dot=True)
+        if self.drop_first > 0:
+            self.drop_first -= 1
+            return None
         if name in self.silent:
             return None
         response = dns.message.make_response(query)
@@ -142,11 +150,52 @@ def test_a_silent_resolver_gives_timeout_tries_in_bounded_time(resolver: FakeRes
     elapsed = time.monotonic() - started
     assert skipped == ()
     dead = [t for a in answers if a.network == "dead" for t in a.tries]
-    assert len(dead) == 40 * 2 * 3
+    assert len(dead) == 40 * 2 * 3 * probe.ATTEMPTS  # silence counts after two attempts
     assert {t.status for t in dead} == {ProbeStatus.TIMEOUT}
     assert answer_of(answers, "web").tries[0].status is ProbeStatus.ANSWER
-    # one timeout for everything: the networks are asked at once, the rest not sent
-    assert elapsed < probe.probe_budget(0.4)
+    # one timeout per attempt: the networks are asked at once, the rest not sent
+    assert elapsed < probe.probe_total_budget(0.4)
+
+
+@needs_root
+def test_one_silent_attempt_is_not_silence(resolver: FakeResolver) -> None:
+    """A resolver that drops the first attempt's questions (a member leaving, a reload)
+    and answers the second: only the second attempt's answers count."""
+    resolver.records = {"web": ["10.1.0.2"]}
+    resolver.drop_first = 3
+    answers, skipped = probe_networks([loopback_target(("web",))], timeout=0.3, rdtypes=("A",))
+    assert skipped == ()
+    (web,) = answers
+    assert [t.status for t in web.tries] == [ProbeStatus.ANSWER] * 3
+
+
+@needs_root
+def test_a_member_that_cannot_be_entered_is_replaced_by_an_alternate(
+    resolver: FakeResolver, tmp_path: Path
+) -> None:
+    resolver.records = {"web": ["10.1.0.2"]}
+    gone = str(tmp_path / "no-such-netns")
+    target = replace(
+        loopback_target(("web",)),
+        netns_path=gone,
+        alternates=((OWN_NETNS, ip_address("127.0.0.1")),),
+    )
+    answers, skipped = probe_networks([target], timeout=0.3, rdtypes=("A",))
+    assert skipped == ()
+    assert [t.status for t in answers[0].tries] == [ProbeStatus.ANSWER] * 3
+
+
+@needs_root
+def test_silent_then_gone_is_skipped_not_silent(resolver: FakeResolver, tmp_path: Path) -> None:
+    """Silent from the first member, and the alternate cannot be entered: two attempts
+    were not made, so the network is skipped (never resolver-down)."""
+    resolver.silent = {"web"}
+    gone = str(tmp_path / "no-such-netns")
+    target = replace(loopback_target(("web",)), alternates=((gone, ip_address("127.0.0.1")),))
+    answers, skipped = probe_networks([target], timeout=0.3, rdtypes=("A",))
+    assert answers == ()
+    assert [s.network for s in skipped] == ["lo"]
+    assert "second attempt failed" in skipped[0].reason
 
 
 @needs_root

@@ -4,6 +4,7 @@ and retried, vanished networks resolve, events are routed to their networks."""
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 
 from aardcheck.analysis import analyse
 from aardcheck.errors import EnvironmentUnavailable, UsageError
-from aardcheck.models import CheckContext, CheckResult, Snapshot
+from aardcheck.models import CheckContext, CheckResult, Finding, Kind, Severity, Snapshot
 from aardcheck.runner import CheckOptions
 from aardcheck.watch import service
 from aardcheck.watch.options import WatchOptions
@@ -158,3 +159,25 @@ def test_events_outside_the_selection_are_dropped(monkeypatch: pytest.MonkeyPatc
     assert watcher.signal.requests == 0
     watcher._request(None, "directory created")
     assert watcher.signal.requests == 1
+
+
+def test_a_resolver_down_is_probed_again_soon_and_cleared_by_an_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No event comes when aardvark-dns answers again: the network is looked at again
+    after seconds (not at the next full check), and the first answer clears it."""
+    healthy = load_scenario("healthy")
+    down = Finding(Kind.RESOLVER_DOWN, NET, address="10.89.0.1", severity=Severity.CRITICAL)
+    outcomes = [
+        CheckResult(healthy, (down,), CheckContext(run_dir="/x", scope="rootful")),
+        result_of(healthy),
+    ]
+    watcher, err = make_watcher(monkeypatch, lambda session, options: outcomes.pop(0))
+    watcher.check(Batch(None, ("start",)))
+    assert watcher.tracker.current == (down,)
+    due = watcher.timetable.next_at()
+    assert due is not None and due - time.monotonic() <= service.LOOK_AGAIN[Kind.RESOLVER_DOWN][0]
+    batch = watcher.timetable.take(due)
+    assert batch is not None and batch.networks == frozenset({NET})
+    watcher.check(batch)
+    assert f"resolved: resolver-down network={NET}" in err.getvalue()
