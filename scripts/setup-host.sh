@@ -28,6 +28,7 @@ packages=(
     systemd # systemd-analyze verify checks the unit files (no running systemd needed)
     prometheus # promtool checks monitoring/'s rules and the metrics (no server started)
     pipx       # tests/install: the pipx install path
+    sudo       # tests/install: the README's `sudo scripts/install.sh check` for a user
 )
 missing=()
 for package in "${packages[@]}"; do
