@@ -20,14 +20,24 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from aardcheck.models import CheckContext, CheckResult, Snapshot
+from aardcheck.models import CheckContext, CheckResult, Scope, Snapshot
 from aardcheck.sources.watcher import PROTOCOL, answer_socket_path
 
 #: Largest request accepted (argv, working directory, environment).
 MAX_REQUEST = 1 << 20
+#: Why a state is stale when podman logged events the watcher did not hear of (yet).
+UNSEEN = "podman logged an event after the last check"
+#: How far back podman's event log is read at first (events are judged by their time).
+LOG_LOOKBACK = 256 * 1024
+#: Container events that change no DNS line.
+QUIET_EVENTS = frozenset(
+    {"exec", "exec_died", "exec_create", "health_status", "attach", "mount", "unmount",
+     "commit", "export", "checkpoint", "sync", "pull", "tag"}
+)  # fmt: skip
 #: A client that does not send its request within this long is dropped.
 REQUEST_TIMEOUT = 1.0
 
@@ -63,6 +73,7 @@ class AnswerState:
         self._event_all = float("-inf")  # an event that may concern every network
         self._event_podman = float("-inf")  # a podman event for a container of no known net
         self._event_net: dict[str, float] = {}
+        self._log_pos = 0
 
     # ------------------------------------------------------------------ events
 
@@ -116,6 +127,48 @@ class AnswerState:
             )
             self._net_at.update(dict.fromkeys(fresh, started))
 
+    def _unseen_changes(self, snap: Snapshot) -> None:
+        """Record, as events, changes the watcher may not have been told of yet: podman
+        writes its event log and netavark the files before the event stream and inotify
+        deliver them (a stale line can be ~1 s old before the watcher hears of it)."""
+        offset = time.time() - time.monotonic()
+        run_dir = snap.directory.run_dir
+        for log in _event_logs(run_dir.scope == Scope.ROOTFUL, run_dir.uid):
+            with contextlib.suppress(OSError):
+                self._read_event_log(log, offset)
+                break
+        try:
+            entries = list(os.scandir(run_dir.dns_dir))
+        except OSError:
+            return
+        for entry in entries:
+            with contextlib.suppress(OSError):
+                at = entry.stat(follow_symlinks=False).st_mtime - offset
+                if at > self._event_net.get(entry.name, float("-inf")):
+                    self._event_net[entry.name] = at
+
+    def _read_event_log(self, log: Path, offset: float) -> None:
+        """Newly logged container and network events count (execs, health checks, image
+        pulls do not): by their own time, so reading a line twice changes nothing."""
+        with open(log, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size < self._log_pos or not self._log_pos:
+                self._log_pos = max(0, size - LOG_LOOKBACK)  # first look, or rotated
+            fh.seek(self._log_pos)
+            data = fh.read(size - self._log_pos)
+        complete = data.rfind(b"\n") + 1
+        self._log_pos += complete
+        for line in data[:complete].splitlines():
+            try:
+                doc = json.loads(line)
+                if doc.get("Type") == "network" or (
+                    doc.get("Type") == "container" and doc.get("Status") not in QUIET_EVENTS
+                ):
+                    at = datetime.fromisoformat(doc["Time"].replace("Z", "+00:00"))
+                    self._event_podman = max(self._event_podman, at.timestamp() - offset)
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue
+
     def view(self, networks: frozenset[str] | None) -> View | str:
         """The state for ``networks`` (None: every network; empty: podman's part only),
         or why it cannot answer."""
@@ -123,8 +176,9 @@ class AnswerState:
         with self._lock:
             if self._snapshot is None or self._context is None:
                 return "no check has finished yet"
+            self._unseen_changes(self._snapshot)
             if self._event_podman > self._latest_at:
-                return "a podman event came after the last check"
+                return UNSEEN
             names = set(networks or ())
             if networks is None:
                 # networks with events too: one created since the check is news to it
@@ -139,6 +193,18 @@ class AnswerState:
                 if self._event_net.get(net, float("-inf")) > at:
                     return f"an event for network {net} came after its last check"
             return View(self._snapshot, self._context, max(now - oldest, 0.0))
+
+
+def _event_logs(rootful: bool, uid: int) -> list[Path]:
+    """podman's event log with the file logger (none with journald: then only the event
+    stream tells)."""
+    if rootful:
+        return [Path("/run/libpod/events/events.log")]
+    runtime = os.environ.get("XDG_RUNTIME_DIR") if uid == os.geteuid() else None
+    roots = [Path(runtime)] if runtime else []
+    return [
+        r / "libpod" / "tmp" / "events" / "events.log" for r in [*roots, Path(f"/run/user/{uid}")]
+    ]
 
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]

@@ -23,7 +23,7 @@ from typing import Any
 from aardcheck.analysis import analyse
 from aardcheck.errors import AardcheckError, ExitCode
 from aardcheck.models import AardvarkVersion, CheckContext, CheckResult
-from aardcheck.watch.answer import AnswerServer, AnswerState, View
+from aardcheck.watch.answer import UNSEEN, AnswerServer, AnswerState, View
 from aardcheck.watch.options import WatchOptions
 
 #: exit code, stdout, stderr
@@ -61,9 +61,14 @@ def served_result(
 class Answers:
     """The handler the answer server calls, one request at a time."""
 
-    def __init__(self, state: AnswerState, options: WatchOptions) -> None:
+    def __init__(
+        self, state: AnswerState, options: WatchOptions, wake: Callable[[], None] | None = None
+    ) -> None:
         self.state = state
         self.options = options
+        #: asks the watcher for a full check: podman did something it was not told of
+        #: (an exec, a health check), and until it looks again every command computes cold
+        self.wake = wake
         self._group: Any = None
 
     def __call__(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -117,6 +122,8 @@ class Answers:
             raise Declined("networks outside the watcher's --network")
         view = self.state.view(networks)
         if isinstance(view, str):
+            if view.startswith(UNSEEN) and self.wake is not None:
+                self.wake()
             raise Declined(view)
         from aardcheck.sources.aardvark_files import unreadable_directory
 
@@ -243,10 +250,13 @@ def _run_dir(value: object) -> Path | None:
 
 
 def start_answering(
-    state: AnswerState, options: WatchOptions, log: Callable[[str], None]
+    state: AnswerState,
+    options: WatchOptions,
+    log: Callable[[str], None],
+    wake: Callable[[], None] | None = None,
 ) -> AnswerServer | None:
     """Serve ``state`` on the answer socket; None (logged) when it cannot."""
-    server = AnswerServer(Answers(state, options))
+    server = AnswerServer(Answers(state, options, wake))
     try:
         log(server.start())
     except OSError as err:

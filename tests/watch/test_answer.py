@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from aardcheck.models import CheckContext, CheckResult, ProbeSkipped, Snapshot
+from aardcheck.models import CheckContext, CheckResult, ProbeSkipped, RunDir, Scope, Snapshot
 from aardcheck.sources import watcher as client
 from aardcheck.watch.answer import AnswerServer, AnswerState, View
 from aardcheck.watch.answer_commands import served_result
@@ -19,7 +20,15 @@ from tests.scenario_loader import load_scenario
 
 
 def snapshot() -> Snapshot:
-    return load_scenario("healthy")
+    """A scenario whose run directory holds nothing and has no podman event log (a
+    rootless uid without one): only the events a test records count."""
+    snap = load_scenario("healthy")
+    nowhere = RunDir(Path("/nonexistent/aardcheck-test"), Scope.ROOTLESS, 4242424)
+    return replace(snap, directory=replace(snap.directory, run_dir=nowhere))
+
+
+def now() -> float:
+    return time.monotonic()
 
 
 def result(snap: Snapshot, *skipped: str) -> CheckResult:
@@ -33,39 +42,39 @@ def test_nothing_to_answer_before_the_first_check() -> None:
 
 def test_an_event_after_the_check_makes_its_network_stale() -> None:
     state = AnswerState()
-    state.checked(result(snapshot()), None, started=0.0)  # monotonic 0: long ago
+    state.checked(result(snapshot()), None, started=now())
     assert isinstance(state.view(None), View)
     state.request(frozenset({"a"}))
     assert "network a" in str(state.view(None))
     assert "network a" in str(state.view(frozenset({"a"})))
     assert isinstance(state.view(frozenset({"b"})), View)  # other networks still answer
-    state.checked(result(snapshot(), "a"), frozenset({"a"}), started=float("inf"))
+    state.checked(result(snapshot(), "a"), frozenset({"a"}), started=now())
     assert isinstance(state.view(None), View)
 
 
 def test_an_event_for_every_network_needs_a_full_check() -> None:
     state = AnswerState()
-    state.checked(result(snapshot()), None, started=0.0)
+    state.checked(result(snapshot()), None, started=now())
     state.request(None)
-    state.checked(result(snapshot()), frozenset({"a"}), started=float("inf"))
+    state.checked(result(snapshot()), frozenset({"a"}), started=now())
     assert "every network" in str(state.view(frozenset({"b"})))
-    state.checked(result(snapshot()), None, started=float("inf"))
+    state.checked(result(snapshot()), None, started=now())
     assert isinstance(state.view(frozenset({"b"})), View)
 
 
 def test_an_unknown_container_needs_any_later_check() -> None:
     state = AnswerState()
-    state.checked(result(snapshot()), None, started=0.0)
+    state.checked(result(snapshot()), None, started=now())
     state.podman_event(None)
-    assert "podman event" in str(state.view(frozenset()))
-    state.checked(result(snapshot()), frozenset({"a"}), started=float("inf"))
+    assert "podman logged an event" in str(state.view(frozenset()))
+    state.checked(result(snapshot()), frozenset({"a"}), started=now())
     assert isinstance(state.view(frozenset({"b"})), View)
 
 
 def test_a_narrow_check_replaces_only_its_networks() -> None:
     state = AnswerState()
-    state.checked(result(snapshot(), "a", "b"), None, started=0.0)
-    state.checked(result(snapshot(), "a", "c"), frozenset({"a"}), started=1.0)
+    state.checked(result(snapshot(), "a", "b"), None, started=now())
+    state.checked(result(snapshot(), "a", "c"), frozenset({"a"}), started=now())
     view = state.view(None)
     assert isinstance(view, View)
     assert sorted(s.network for s in view.snapshot.probe_skipped) == ["a", "b"]
