@@ -33,11 +33,15 @@ from aardcheck.watch.schedule import Backoff, Batch, Debouncer, RepairGate, Time
 from aardcheck.watch.transitions import FindingTracker
 from aardcheck.watch.wakeup import WorkSignal
 
-#: Findings that depend on whether something answers at an address: nothing in the files
-#: or in podman changes when a leftover network namespace finally goes away, so they are
-#: looked at again after these delays (doubling) until they resolve or become definite.
-LOOK_AGAIN = frozenset({Kind.UNKNOWN_ENTRY})
-LOOK_AGAIN_FIRST = 5.0
+#: Findings that depend on whether something answers: nothing in the files or in podman
+#: changes when a leftover network namespace finally goes away or aardvark-dns answers
+#: again, so their networks are looked at again after (first, longest) delays, doubling,
+#: until they resolve - a resolver-down is cleared by the next probe that gets answers,
+#: not by the next full check.
+LOOK_AGAIN: dict[Kind, tuple[float, float]] = {
+    Kind.UNKNOWN_ENTRY: (5.0, 300.0),
+    Kind.RESOLVER_DOWN: (2.0, 30.0),
+}
 
 #: After a stop request, how long a check in progress may still take before the watcher
 #: exits without it (podman can block a listing for tens of seconds on a busy host).
@@ -343,18 +347,24 @@ class Watcher:
         )
 
     def _schedule_look_again(self, now: float) -> None:
-        nets = {f.network for f in self.tracker.current if f.kind in LOOK_AGAIN}
-        for net in set(self._look_again) - nets:
+        kinds: dict[str, Kind] = {}
+        for f in self.tracker.current:
+            if f.kind in LOOK_AGAIN and (
+                f.network not in kinds or LOOK_AGAIN[f.kind] < LOOK_AGAIN[kinds[f.network]]
+            ):
+                kinds[f.network] = f.kind  # the most urgent kind sets the pace
+        for net in set(self._look_again) - set(kinds):
             del self._look_again[net]
-        for net in sorted(nets):
+        for net, kind in sorted(kinds.items()):
+            first, longest = LOOK_AGAIN[kind]
             backoff, due = self._look_again.get(
-                net, (Backoff(base=LOOK_AGAIN_FIRST, cap=self.options.interval), 0.0)
+                net, (Backoff(base=first, cap=min(longest, self.options.interval)), 0.0)
             )
             if due > now:
                 continue  # already promised
             due = now + backoff.next_delay()
             self._look_again[net] = (backoff, due)
-            self.timetable.add(due, Batch(frozenset({net}), ("unknown entries: look again",)))
+            self.timetable.add(due, Batch(frozenset({net}), (f"{kind}: look again",)))
 
     # ----------------------------------------------------------------- repairs
 
