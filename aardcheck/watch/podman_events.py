@@ -24,7 +24,10 @@ from typing import Any
 from aardcheck.watch.schedule import Backoff
 
 #: The actions that change what a network's DNS should hold.
-ACTIONS = ("start", "died", "remove", "connect", "disconnect")
+ACTIONS = ("start", "died", "cleanup", "remove", "connect", "disconnect")
+#: After these, podman is done with the container's networks (netavark's teardown ran,
+#: or the container is gone): a line of it still in a file is stale, not in transit.
+FINISHED = frozenset({"cleanup", "remove"})
 STREAM_FILTERS = json.dumps({"type": ["container", "network"], "event": list(ACTIONS)})
 
 

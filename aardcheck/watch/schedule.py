@@ -41,21 +41,28 @@ def _merge_reasons(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
 class Debouncer:
     """Collects requests; a batch is due after ``quiet`` seconds without a new one, or
     ``max_delay`` seconds after the first, whichever comes first (a steady trickle of
-    events must not postpone the check for ever)."""
+    events must not postpone the check for ever). Once an ``urgent`` request is in the
+    batch (podman said a container's teardown is over: nothing more is coming for it),
+    ``urgent_quiet`` replaces ``quiet``."""
 
     quiet: float
     max_delay: float
+    urgent_quiet: float = 0.05
     _batch: Batch | None = None
     _first: float = 0.0
     _last: float = 0.0
+    _urgent: bool = False
 
-    def add(self, now: float, networks: frozenset[str] | None, reason: str) -> None:
+    def add(
+        self, now: float, networks: frozenset[str] | None, reason: str, *, urgent: bool = False
+    ) -> None:
         request = Batch(networks, (reason,))
         if self._batch is None:
             self._batch, self._first = request, now
         else:
             self._batch = self._batch.merge(request)
         self._last = now
+        self._urgent = self._urgent or urgent
 
     @property
     def pending(self) -> bool:
@@ -64,14 +71,15 @@ class Debouncer:
     def due_at(self) -> float | None:
         if self._batch is None:
             return None
-        return min(self._last + self.quiet, self._first + self.max_delay)
+        quiet = min(self.quiet, self.urgent_quiet) if self._urgent else self.quiet
+        return min(self._last + quiet, self._first + self.max_delay)
 
     def take(self, now: float) -> Batch | None:
         """The batch, if it is due at ``now`` (and forget it)."""
         due = self.due_at()
         if due is None or now < due or self._batch is None:
             return None
-        batch, self._batch = self._batch, None
+        batch, self._batch, self._urgent = self._batch, None, False
         return batch
 
 

@@ -16,32 +16,23 @@ from dataclasses import replace
 from pathlib import Path
 
 from aardcheck.errors import AardcheckError, UsageError
-from aardcheck.models import CheckResult, Finding, Kind, RunDir
+from aardcheck.models import CheckResult, Finding, RunDir
 from aardcheck.runner import check_with
 from aardcheck.sources.podman_api import PodmanSession
 from aardcheck.watch.answer import AnswerServer, AnswerState
 from aardcheck.watch.directories import DirectoryWatch
+from aardcheck.watch.followups import FinishedContainers, LookAgain
 from aardcheck.watch.link import PodmanLink
 from aardcheck.watch.metrics import WatchMetrics
 from aardcheck.watch.notify import SystemdNotifier
 from aardcheck.watch.options import WatchOptions
 from aardcheck.watch.output import Reporter, describe_error
-from aardcheck.watch.podman_events import PodmanEvent, PodmanEventStream
+from aardcheck.watch.podman_events import FINISHED, PodmanEvent, PodmanEventStream
 from aardcheck.watch.repairs import Repairer
 from aardcheck.watch.routing import known_networks, memberships
 from aardcheck.watch.schedule import Backoff, Batch, Debouncer, RepairGate, Timetable
 from aardcheck.watch.transitions import FindingTracker
 from aardcheck.watch.wakeup import WorkSignal
-
-#: Findings that depend on whether something answers: nothing in the files or in podman
-#: changes when a leftover network namespace finally goes away or aardvark-dns answers
-#: again, so their networks are looked at again after (first, longest) delays, doubling,
-#: until they resolve - a resolver-down is cleared by the next probe that gets answers,
-#: not by the next full check.
-LOOK_AGAIN: dict[Kind, tuple[float, float]] = {
-    Kind.UNKNOWN_ENTRY: (5.0, 300.0),
-    Kind.RESOLVER_DOWN: (2.0, 30.0),
-}
 
 #: After a stop request, how long a check in progress may still take before the watcher
 #: exits without it (podman can block a listing for tens of seconds on a busy host).
@@ -79,7 +70,8 @@ class Watcher:
         self._stream_lost = False
         self._postponed: dict[str, float] = {}
         self.stop_reason = ""
-        self._look_again: dict[str, tuple[Backoff, float]] = {}
+        self._look_again = LookAgain(options.interval)
+        self._finished = FinishedContainers()
         #: what check, preflight and clean are answered from (watch/answer.py)
         self.answers = AnswerState()
         self._answering: AnswerServer | None = None
@@ -100,20 +92,25 @@ class Watcher:
         4.3's connect/disconnect events name no network: the container's known ones are
         checked, the other side shows up as a file change.
         """
+        finished = event.action in FINISHED
+        if finished:
+            self._finished.note(event.container_id, time.monotonic())
         nets = self._members.get(event.container_id)
         self.answers.podman_event(nets)
         if not nets:
             return
         who = event.name or event.container_id[:12]
-        self._request(nets, f"{event.type} {who} {event.action}")
+        self._request(nets, f"{event.type} {who} {event.action}", urgent=finished)
 
-    def _request(self, networks: frozenset[str] | None, reason: str) -> None:
+    def _request(
+        self, networks: frozenset[str] | None, reason: str, *, urgent: bool = False
+    ) -> None:
         """Ask for a check, unless it only concerns networks outside ``--network``."""
         self.answers.request(networks)
         selected = self.options.check.networks
         if networks is not None and selected and not networks & selected:
             return
-        self.signal.request(networks, reason)
+        self.signal.request(networks, reason, urgent=urgent)
 
     def _on_connection(self, connected: bool, detail: str) -> None:
         if connected:
@@ -324,7 +321,7 @@ class Watcher:
         now = time.monotonic()
         # observed when the check started: a change seen at the start of two checks at
         # least `settle` apart has settled, however long each check took
-        update = self.tracker.update(findings, scope, started)
+        update = self.tracker.update(findings, scope, started, self._finished.before(started))
         self.answers.checked(result, None if scope is None else checked or frozenset(), started)
         for t in update.transitions:
             self.reporter.transition(t)
@@ -347,24 +344,8 @@ class Watcher:
         )
 
     def _schedule_look_again(self, now: float) -> None:
-        kinds: dict[str, Kind] = {}
-        for f in self.tracker.current:
-            if f.kind in LOOK_AGAIN and (
-                f.network not in kinds or LOOK_AGAIN[f.kind] < LOOK_AGAIN[kinds[f.network]]
-            ):
-                kinds[f.network] = f.kind  # the most urgent kind sets the pace
-        for net in set(self._look_again) - set(kinds):
-            del self._look_again[net]
-        for net, kind in sorted(kinds.items()):
-            first, longest = LOOK_AGAIN[kind]
-            backoff, due = self._look_again.get(
-                net, (Backoff(base=first, cap=min(longest, self.options.interval)), 0.0)
-            )
-            if due > now:
-                continue  # already promised
-            due = now + backoff.next_delay()
-            self._look_again[net] = (backoff, due)
-            self.timetable.add(due, Batch(frozenset({net}), (f"{kind}: look again",)))
+        for at, net, reason in self._look_again.due(self.tracker.current, now):
+            self.timetable.add(at, Batch(frozenset({net}), (reason,)))
 
     # ----------------------------------------------------------------- repairs
 

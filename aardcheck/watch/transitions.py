@@ -8,12 +8,15 @@ A change is only reported once it *settles*: it must still hold on a check made 
 and its own view disagree for a moment (a container stopping has died but its line is
 removed a little later; a starting container has its line before it runs); without the
 settle period every ``podman stop`` would log a stale line that appears and resolves.
+Where podman already said so, no waiting is needed: a finding about a container whose
+cleanup podman reported finished (``finished``: its ``cleanup`` or ``remove`` event came
+before the check started) is settled at once; the timer covers what events do not.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from aardcheck.analysis import sort_key
@@ -77,7 +80,13 @@ class FindingTracker:
     def pending(self) -> int:
         return len(self._pending)
 
-    def update(self, found: Iterable[Finding], scope: frozenset[str] | None, now: float) -> Update:
+    def update(
+        self,
+        found: Iterable[Finding],
+        scope: frozenset[str] | None,
+        now: float,
+        finished: Collection[str] = frozenset(),
+    ) -> Update:
         seen = {f.identity: f for f in found if _in_scope(f, scope)}
         for ident, f in seen.items():
             if ident in self._reported:
@@ -94,7 +103,7 @@ class FindingTracker:
             still = (ident in seen) == (p.change is Change.APPEARED)
             if not still:
                 del self._pending[ident]  # it flickered back: nothing to report
-        return self._settle(now)
+        return self._settle(now, finished)
 
     def _observe(self, ident: Identity, change: Change, finding: Finding, now: float) -> None:
         known = self._pending.get(ident)
@@ -103,11 +112,16 @@ class FindingTracker:
         else:
             known.finding = finding
 
-    def _settle(self, now: float) -> Update:
+    def _settle(self, now: float, finished: Collection[str]) -> Update:
         settled: list[Transition] = []
         waiting: list[_Pending] = []
         for ident, p in list(self._pending.items()):
-            if now - p.first_seen < self.settle:
+            told = (
+                p.change is Change.APPEARED
+                and bool(p.finding.container_id)
+                and p.finding.container_id in finished
+            )
+            if not told and now - p.first_seen < self.settle:
                 waiting.append(p)
                 continue
             del self._pending[ident]

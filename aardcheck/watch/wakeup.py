@@ -25,10 +25,12 @@ class WorkSignal:
         self._stopping = False
         self.requests = 0
 
-    def request(self, networks: frozenset[str] | None, reason: str) -> None:
+    def request(
+        self, networks: frozenset[str] | None, reason: str, *, urgent: bool = False
+    ) -> None:
         """Ask for a check of ``networks`` (None: all). Cheap; safe from any thread."""
         with self._cond:
-            self._debouncer.add(self._clock(), networks, reason)
+            self._debouncer.add(self._clock(), networks, reason, urgent=urgent)
             self.requests += 1
             self._cond.notify()
 

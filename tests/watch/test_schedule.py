@@ -125,3 +125,14 @@ def test_flapping_network_gets_a_bounded_number_of_repairs() -> None:
             g.record("web", second, ok=True)
             repairs += 1
     assert repairs <= 12
+
+
+def test_an_urgent_request_shortens_the_quiet_period() -> None:
+    d = Debouncer(quiet=0.5, max_delay=5.0, urgent_quiet=0.05)
+    d.add(0.0, frozenset({"web"}), "web modified")
+    assert d.due_at() == 0.5
+    d.add(0.1, frozenset({"web"}), "container a remove", urgent=True)
+    assert d.due_at() == 0.1 + 0.05
+    assert d.take(0.2) is not None
+    d.add(1.0, frozenset({"web"}), "web modified")
+    assert d.due_at() == 1.5  # urgency ends with its batch

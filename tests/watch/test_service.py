@@ -16,6 +16,7 @@ from aardcheck.errors import EnvironmentUnavailable, UsageError
 from aardcheck.models import CheckContext, CheckResult, Finding, Kind, Severity, Snapshot
 from aardcheck.runner import CheckOptions
 from aardcheck.watch import service
+from aardcheck.watch.followups import LOOK_AGAIN
 from aardcheck.watch.options import WatchOptions
 from aardcheck.watch.output import Reporter
 from aardcheck.watch.podman_events import PodmanEvent
@@ -176,7 +177,7 @@ def test_a_resolver_down_is_probed_again_soon_and_cleared_by_an_answer(
     watcher.check(Batch(None, ("start",)))
     assert watcher.tracker.current == (down,)
     due = watcher.timetable.next_at()
-    assert due is not None and due - time.monotonic() <= service.LOOK_AGAIN[Kind.RESOLVER_DOWN][0]
+    assert due is not None and due - time.monotonic() <= LOOK_AGAIN[Kind.RESOLVER_DOWN][0]
     batch = watcher.timetable.take(due)
     assert batch is not None and batch.networks == frozenset({NET})
     watcher.check(batch)

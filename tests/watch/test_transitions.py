@@ -102,3 +102,21 @@ def test_pending_outside_partial_scope_survives() -> None:
 def test_change_names() -> None:
     assert [str(c) for c in Change] == ["appeared", "resolved"]
     assert ORPHAN.identity == ("orphan-file", "old", "", "", "")
+
+
+def test_a_finished_container_settles_at_once() -> None:
+    """podman said the container's cleanup is over: its line cannot be in transit."""
+    t = FindingTracker(settle=1.0)
+    cid = DEAD_A.container_id
+    assert changes(t.update([DEAD_A, DEAD_B], None, 0, finished={cid})) == [("appeared", "web")]
+    assert t.pending == 1  # DEAD_B: no event said so, the timer still applies
+    # gone again half a second later: a resolution still waits for the timer
+    assert changes(t.update([DEAD_B], None, 0.5, finished={cid})) == []
+
+
+def test_finished_does_not_hurry_a_resolution() -> None:
+    t = FindingTracker(settle=1.0)
+    t.update([DEAD_A], None, 0)
+    t.update([DEAD_A], None, 1)
+    assert changes(t.update([], None, 2, finished={DEAD_A.container_id})) == []
+    assert changes(t.update([], None, 3)) == [("resolved", "web")]

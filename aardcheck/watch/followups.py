@@ -1,0 +1,74 @@
+"""What the watcher remembers between checks to decide when to look again. Pure: every
+method takes ``now`` (a monotonic clock reading).
+
+- ``LookAgain``: findings that depend on whether something answers change without any
+  event (a leftover network namespace finally goes away, aardvark-dns answers again), so
+  their networks are checked again after (first, longest) delays, doubling, until they
+  resolve. A resolver-down is thus cleared by the next probe that gets answers, within
+  seconds, not by the next full check.
+- ``FinishedContainers``: containers podman said it is done with (their ``cleanup`` or
+  ``remove`` event): a line of theirs still in a file is stale, not in transit, and needs
+  no settle period.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from aardcheck.models import Finding, Kind
+from aardcheck.watch.schedule import Backoff
+
+#: (first, longest) delay in seconds before a network with such a finding is checked again.
+LOOK_AGAIN: dict[Kind, tuple[float, float]] = {
+    Kind.UNKNOWN_ENTRY: (5.0, 300.0),
+    Kind.RESOLVER_DOWN: (2.0, 30.0),
+}
+
+#: Containers whose cleanup-finished event is remembered (a bound, not a policy).
+FINISHED_KEPT = 4096
+
+
+@dataclass(slots=True)
+class LookAgain:
+    """Per network: its back-off and the time a look is already promised for."""
+
+    interval: float
+    _networks: dict[str, tuple[Backoff, float]] = field(default_factory=dict)
+
+    def due(self, current: Iterable[Finding], now: float) -> list[tuple[float, str, str]]:
+        """New (when, network, reason) looks to promise, given the reported findings."""
+        kinds: dict[str, Kind] = {}
+        for f in current:
+            if f.kind in LOOK_AGAIN and (
+                f.network not in kinds or LOOK_AGAIN[f.kind] < LOOK_AGAIN[kinds[f.network]]
+            ):
+                kinds[f.network] = f.kind  # the most urgent kind sets the pace
+        for net in set(self._networks) - set(kinds):
+            del self._networks[net]
+        promised: list[tuple[float, str, str]] = []
+        for net, kind in sorted(kinds.items()):
+            first, longest = LOOK_AGAIN[kind]
+            backoff, at = self._networks.get(
+                net, (Backoff(base=first, cap=min(longest, self.interval)), 0.0)
+            )
+            if at > now:
+                continue  # already promised
+            at = now + backoff.next_delay()
+            self._networks[net] = (backoff, at)
+            promised.append((at, net, f"{kind}: look again"))
+        return promised
+
+
+@dataclass(slots=True)
+class FinishedContainers:
+    _at: dict[str, float] = field(default_factory=dict)
+
+    def note(self, container_id: str, now: float) -> None:
+        self._at[container_id] = now
+        while len(self._at) > FINISHED_KEPT:
+            del self._at[next(iter(self._at))]  # oldest out
+
+    def before(self, when: float) -> frozenset[str]:
+        """Containers whose cleanup was reported at or before ``when``."""
+        return frozenset(cid for cid, at in list(self._at.items()) if at <= when)

@@ -1,0 +1,52 @@
+"""LookAgain and FinishedContainers: when to look again, what podman said is over."""
+
+from __future__ import annotations
+
+from aardcheck.models import Finding, Kind, Severity
+from aardcheck.watch.followups import FINISHED_KEPT, LOOK_AGAIN, FinishedContainers, LookAgain
+
+DOWN = Finding(Kind.RESOLVER_DOWN, "web", address="10.89.0.1", severity=Severity.CRITICAL)
+UNKNOWN = Finding(Kind.UNKNOWN_ENTRY, "web", "a", "aa" * 32, "10.89.0.5")
+DEAD = Finding(Kind.DEAD_ENTRY, "db", "b", "bb" * 32, "10.89.1.5")
+
+
+def test_resolver_down_is_looked_at_within_seconds_doubling_to_its_cap() -> None:
+    looks = LookAgain(interval=300)
+    first, longest = LOOK_AGAIN[Kind.RESOLVER_DOWN]
+    assert looks.due([DOWN, DEAD], 0) == [(first, "web", "resolver-down: look again")]
+    assert looks.due([DOWN], 1) == []  # already promised
+    assert looks.due([DOWN], first)[0][0] == first + 2 * first
+    delays = []
+    now = 3 * first
+    for _ in range(10):
+        ((at, _, _),) = looks.due([DOWN], now)
+        delays.append(at - now)
+        now = at
+    assert max(delays) == longest
+
+
+def test_the_most_urgent_kind_of_a_network_sets_the_pace() -> None:
+    looks = LookAgain(interval=300)
+    ((at, net, _),) = looks.due([UNKNOWN, DOWN], 0)
+    assert (at, net) == (LOOK_AGAIN[Kind.RESOLVER_DOWN][0], "web")
+
+
+def test_a_resolved_network_is_forgotten() -> None:
+    looks = LookAgain(interval=300)
+    looks.due([DOWN], 0)
+    assert looks.due([], 10) == []
+    assert looks.due([DOWN], 10) == [
+        (10 + LOOK_AGAIN[Kind.RESOLVER_DOWN][0], "web", "resolver-down: look again")
+    ]
+
+
+def test_finished_containers_by_time_and_bounded() -> None:
+    done = FinishedContainers()
+    done.note("a", 1.0)
+    done.note("b", 5.0)
+    assert done.before(2.0) == {"a"}
+    assert done.before(5.0) == {"a", "b"}
+    for i in range(FINISHED_KEPT + 10):
+        done.note(f"x{i}", 6.0)
+    assert "a" not in done.before(10.0)
+    assert len(done.before(10.0)) == FINISHED_KEPT
