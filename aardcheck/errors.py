@@ -29,5 +29,9 @@ class EnvironmentUnavailable(AardcheckError):
     exit_code = ExitCode.ENVIRONMENT
 
 
+class ApiTimeout(EnvironmentUnavailable):
+    """The podman API did not answer within the wait the caller asked for."""
+
+
 class UsageError(AardcheckError):
     exit_code = ExitCode.USAGE

@@ -5,6 +5,7 @@ The only module that wires sources to the pure core; it owns no policy of its ow
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -209,7 +210,7 @@ def host_access(
 ) -> HostAccess:
     """What a repair needs to touch this host (shared by fix, clean and the watcher)."""
     # imported here: `check` never repairs and should not pay for the repair modules
-    from aardcheck.repair.apply import HostAccess
+    from aardcheck.repair.apply import UNDER_LOCK_LISTING_WAIT, HostAccess
     from aardcheck.repair.locks import network_config_dir, podman_lock_path
 
     info = session.host_info(detailed=True)  # the locks' paths need the graph root
@@ -222,7 +223,9 @@ def host_access(
             graph_root=info.graph_root,
         ),
         network_config_dir=network_config_dir(rootless=info.rootless, graph_root=info.graph_root),
-        fresh_containers=session.container_states,
+        fresh_containers=functools.partial(
+            session.container_states, timeout=UNDER_LOCK_LISTING_WAIT
+        ),
         lock_timeout=lock_timeout,
     )
 

@@ -8,16 +8,19 @@ restarts, re-creates) run after the locks are released.
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import subprocess
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from aardcheck.aardvark_format import is_effectively_empty, remove_entries
+from aardcheck.errors import ApiTimeout
 from aardcheck.models import AardvarkVersion, Container, RunDir
 from aardcheck.repair.files import PinnedRunDir, UnsafeFile
-from aardcheck.repair.locks import netavark_locks
+from aardcheck.repair.locks import LockTimeout, netavark_locks
 from aardcheck.repair.outcome import Change
 from aardcheck.repair.plan import (
     DeleteFile,
@@ -29,6 +32,10 @@ from aardcheck.repair.plan import (
 )
 from aardcheck.repair.resolver import reload_resolver
 from aardcheck.sources.aardvark_files import read_dns_directory
+
+#: How long the container listing may take while the netavark lock is held (it takes
+#: about 20 ms; longer means a lock-order wait inside podman, not a slow host).
+UNDER_LOCK_LISTING_WAIT = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,49 +136,66 @@ def _refused(file_actions: Sequence[PruneLines | DeleteFile], why: str) -> list[
 def _file_changes(
     file_actions: Sequence[PruneLines | DeleteFile], access: HostAccess
 ) -> list[Change]:
-    changes: list[Change] = []
     try:  # pinned before the locks: the lock file, too, is opened in the pinned run dir
         pinned = PinnedRunDir(access.run_dir.path, access.run_dir.uid)
     except UnsafeFile as err:
         return _refused(file_actions, str(err))
-    with (
-        pinned,
-        netavark_locks(
-            access.podman_lock,
-            access.run_dir.lock_file,
-            timeout=access.lock_timeout,
-            dir_fd=pinned.run_fd,
-        ),
-    ):
-        containers = access.fresh_containers()  # re-verify under the locks
-        for action in file_actions:
-            try:
-                if isinstance(action, PruneLines):
-                    changes.append(_prune(action, containers, pinned))
-                elif isinstance(action, DeleteFile):
-                    changes.append(_delete(action, access.network_config_dir, pinned))
-            except OSError as err:
-                changes.append(
-                    Change(
-                        type(action).__name__,
-                        action.network,
-                        getattr(action, "path", ""),
-                        "failed",
-                        f"{err.strerror or err}",
-                    )
+    deadline = time.monotonic() + access.lock_timeout
+    with pinned:
+        for attempt in itertools.count(1):
+            with netavark_locks(
+                access.podman_lock,
+                access.run_dir.lock_file,
+                timeout=max(deadline - time.monotonic(), 0.0),
+                dir_fd=pinned.run_fd,
+            ):
+                try:
+                    containers = access.fresh_containers()  # re-verify under the locks
+                except ApiTimeout:
+                    pass  # podman waits for our lock while holding a container's: let go
+                else:
+                    return _apply_locked(file_actions, containers, access, pinned)
+            if time.monotonic() + UNDER_LOCK_LISTING_WAIT >= deadline:
+                raise LockTimeout(
+                    f"podman kept its containers busy while {access.podman_lock} was held "
+                    f"({attempt} tries in {access.lock_timeout:.0f} s); try again"
                 )
-        if any(c.status == "done" for c in changes):
-            directory = read_dns_directory(access.run_dir, access.version, dir_fd=pinned.dns_fd)
-            outcome = reload_resolver(directory, access.version, dns_dir_fd=pinned.dns_fd)
+            time.sleep(min(0.05 * 2**attempt, 1.0))
+    raise AssertionError("itertools.count never ends")
+
+
+def _apply_locked(
+    file_actions: Sequence[PruneLines | DeleteFile],
+    containers: tuple[Container, ...],
+    access: HostAccess,
+    pinned: PinnedRunDir,
+) -> list[Change]:
+    """The file edits and the resolver reload; both locks are held by the caller."""
+    changes: list[Change] = []
+    for action in file_actions:
+        try:
+            if isinstance(action, PruneLines):
+                changes.append(_prune(action, containers, pinned))
+            elif isinstance(action, DeleteFile):
+                changes.append(_delete(action, access.network_config_dir, pinned))
+        except OSError as err:
             changes.append(
                 Change(
-                    "reload-resolver",
-                    "",
-                    str(access.run_dir.dns_dir),
-                    outcome.status,
-                    outcome.reason,
+                    type(action).__name__,
+                    action.network,
+                    getattr(action, "path", ""),
+                    "failed",
+                    f"{err.strerror or err}",
                 )
             )
+    if any(c.status == "done" for c in changes):
+        directory = read_dns_directory(access.run_dir, access.version, dir_fd=pinned.dns_fd)
+        outcome = reload_resolver(directory, access.version, dns_dir_fd=pinned.dns_fd)
+        changes.append(
+            Change(
+                "reload-resolver", "", str(access.run_dir.dns_dir), outcome.status, outcome.reason
+            )
+        )
     return changes
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from aardcheck.errors import EnvironmentUnavailable
+from aardcheck.errors import ApiTimeout, EnvironmentUnavailable
 from aardcheck.models import NETWORK_UP_STATES, Container, PodmanState
 from aardcheck.podman_json import (
     containers_from_compat,
@@ -180,13 +180,25 @@ class PodmanSession:
             prefix = f"/v{self._headers.get('libpod-api-version') or _LIBPOD_FALLBACK}/libpod"
         return prefix + path + (f"?{urlencode(params)}" if params else "")
 
-    def _get_json(self, path: str, *, compatible: bool = False, **params: Any) -> Any:
+    def _get_json(
+        self,
+        path: str,
+        *,
+        compatible: bool = False,
+        timeout: float | None = None,
+        **params: Any,
+    ) -> Any:
         if self._http is None:
             return self._get_json_package(path, compatible, params)
         try:
-            reply = self._http.request("GET", self._target(path, compatible, params))
+            reply = self._http.request(
+                "GET", self._target(path, compatible, params), timeout=timeout
+            )
         except HttpError as exc:
-            raise EnvironmentUnavailable(f"podman API at {self.url}: {path} failed: {exc}") from exc
+            text = f"podman API at {self.url}: {path} failed: {exc}"
+            if isinstance(exc.__cause__, TimeoutError):
+                raise ApiTimeout(text) from exc
+            raise EnvironmentUnavailable(text) from exc
         finally:
             self._count(None)
         self._headers = self._headers or reply.headers
@@ -274,13 +286,18 @@ class PodmanSession:
             return None
         return HostInfo(version, True, found[0], "netavark", uid)
 
-    def container_states(self) -> tuple[Container, ...]:
+    def container_states(self, *, timeout: float | None = None) -> tuple[Container, ...]:
         """Every container's id, name and state in one libpod call: what a repair re-checks
         while it holds podman's netavark lock. Only this listing is safe there: podman
         5.4's Docker-compatible container listing and every network listing wait for that
         lock inside podman (until the client times out); podman 4.3's compatible
-        container listing did not."""
-        listing = self._get_json("/containers/json", all="true")
+        container listing did not.
+
+        Even this one waits for each container's own lock, which a podman request may hold
+        while it waits for the netavark lock (podman 5.4's compatible listing does): a
+        caller holding the netavark lock passes a short ``timeout`` and, on ApiTimeout,
+        lets go of the lock before it asks again."""
+        listing = self._get_json("/containers/json", timeout=timeout, all="true")
         return mark_gone_processes(states_from_libpod(listing))
 
     def containers(self) -> tuple[Container, ...]:

@@ -9,6 +9,7 @@ go on it, the file sampled under netavark's own locks.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -22,8 +23,8 @@ from typing import Any
 import pytest
 
 from aardcheck.aardvark_format import parse_network_file
-from aardcheck.errors import ExitCode
-from aardcheck.models import AardvarkVersion, RunDir, Scope
+from aardcheck.errors import ApiTimeout, ExitCode
+from aardcheck.models import AardvarkVersion, Container, RunDir, Scope
 from aardcheck.repair.apply import HostAccess, apply_plan
 from aardcheck.repair.locks import LockTimeout, netavark_locks, podman_lock_path
 from aardcheck.repair.plan import PruneLines, RepairPlan
@@ -174,6 +175,64 @@ def test_lock_held_past_the_wait_refuses_as_busy(tmp_path: Path) -> None:
     assert refused.value.exit_code == ExitCode.BUSY
     assert "aardvark.lock" in str(refused.value) and "try again" in str(refused.value)
     assert target.read_bytes() == before
+
+
+def test_listing_that_waits_for_podman_lets_go_of_the_locks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """podman 5.4: a request holding a container's lock waits for the netavark lock, so
+    the listing under that lock cannot answer. The repair lets go of both locks while it
+    waits (the waiting podman gets them), asks again, and prunes; when podman never lets
+    go it is busy (exit 5) within its bound, never stuck for the API's whole timeout."""
+    box = make_sandbox(tmp_path)
+    target = box.dns_dir / NET
+    lock = box.run_dir / "aardvark.lock"
+    held_while_listing: list[bool] = []
+    held_while_waiting: list[bool] = []
+    real_sleep = time.sleep
+
+    def waiting(seconds: float) -> None:
+        held_while_waiting.append(_flock_held(lock))
+        real_sleep(seconds)
+
+    monkeypatch.setattr(time, "sleep", waiting)
+
+    def listing(fail: int) -> Callable[[], tuple[Container, ...]]:
+        calls = itertools.count()
+
+        def fresh() -> tuple[Container, ...]:
+            held_while_listing.append(_flock_held(lock))
+            if next(calls) < fail:  # podman's own lock-order wait, as the client sees it
+                raise ApiTimeout("podman API at unix:///x: /containers/json failed: timed out")
+            return ()
+
+        return fresh
+
+    def access(fresh: Callable[[], tuple[Container, ...]], wait: float) -> HostAccess:
+        return HostAccess(
+            run_dir=RunDir(box.run_dir, Scope.ROOTLESS, os.stat(box.run_dir).st_uid),
+            version=V1_4,
+            podman_lock=box.graph_root / "networks" / "netavark.lock",
+            network_config_dir=box.graph_root / "networks",
+            fresh_containers=fresh,
+            lock_timeout=wait,
+        )
+
+    action = PruneLines(NET, str(target), OLD.id, ("old",), (3,), "stopped-entry")
+    before = target.read_bytes()
+    started = time.monotonic()
+    with pytest.raises(LockTimeout) as refused:
+        apply_plan(RepairPlan((action,), ()), access(listing(fail=10**6), wait=4.0))
+    assert time.monotonic() - started < 8
+    assert refused.value.exit_code == ExitCode.BUSY
+    assert "kept its containers busy" in str(refused.value)
+    assert target.read_bytes() == before
+
+    (change, *_) = apply_plan(RepairPlan((action,), ()), access(listing(fail=2), wait=30.0))
+    assert change.status == "done", change
+    assert OLD.id.encode() not in target.read_bytes()
+    assert held_while_listing and all(held_while_listing)
+    assert held_while_waiting and not any(held_while_waiting)
 
 
 def _flock_held(path: Path) -> bool:
