@@ -63,9 +63,6 @@ ip netns add "$netns"
 ip -n "$netns" link set lo up
 [[ -e /dev/net/tun ]] && chmod 666 /dev/net/tun
 
-# The tree's venv imports aardcheck straight from the bind-mounted checkout.
-site=$(echo "$root"/opt/aardcheck-venv/lib/python3*/site-packages)
-printf '%s\n' "$inside" >"$site/aardcheck-checkout.pth"
 mkdir -p "$root$inside"
 
 mode=pytest
@@ -114,6 +111,14 @@ mkdir -p .oldroot
 pivot_root . .oldroot
 umount -l /.oldroot
 cd "$INSIDE"
+# The checkout, installed editable into the tree's venv (its `aardcheck` command too, as
+# on the host); again only when pyproject.toml changed.
+stamp=/opt/aardcheck-venv/.aardcheck-editable
+if [[ ! -f $stamp || $(<"$stamp") != "$(sha256sum pyproject.toml)" ]]; then
+    /opt/aardcheck-venv/bin/python -m pip install -q --disable-pip-version-check --no-deps \
+        --no-build-isolation --no-index -e "$INSIDE" >&2
+    sha256sum pyproject.toml >"$stamp"
+fi
 if [[ $MODE == exec ]]; then
     exec env -i "${envs[@]}" "$@"
 fi

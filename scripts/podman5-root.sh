@@ -25,6 +25,7 @@ packages=(
     catatonit python3 python3-venv ca-certificates procps iproute2 util-linux passwd
     bind9-dnsutils busybox-static
     systemd # systemd-analyze verify checks the unit files (no systemd runs)
+    man-db  # ... and, on Debian 13, runs man for each Documentation=man: reference
 )
 venv=/opt/aardcheck-venv
 
