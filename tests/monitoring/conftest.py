@@ -1,4 +1,4 @@
-"""The exporter's real output, gathered once per module against real podman (rootful):
+"""The exporter's real output, gathered once per session against real podman (rootful):
 a network with a live container and a dead stale line, seen by
 
 - ``watch``: the watcher's ``/metrics`` endpoint while it reports the dead line;
@@ -57,7 +57,7 @@ class LiveOutputs:
         return set().union(*(sample_names(t) for t in self.texts.values()))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def live_outputs(
     rootful_host: PodmanHost,
     harness_session: HarnessSession,

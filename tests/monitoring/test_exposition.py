@@ -3,11 +3,13 @@ real podman: what the runs found, promtool's lint, Prometheus naming conventions
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.monitoring.conftest import LiveOutputs, has_sample
-from tests.monitoring.promtool import run_promtool
+from tests.monitoring.promtool import REPO_ROOT, run_promtool
 
 pytestmark = pytest.mark.podman
 
@@ -62,3 +64,15 @@ def test_names_and_labels_follow_the_conventions(live_outputs: LiveOutputs, sour
                     assert cid[:12] not in value, (s.name, s.labels)
         if source != "watch":
             assert all(s.labels.get("command") == source for s in family.samples)
+
+
+def test_readme_lists_exactly_the_exported_metrics(live_outputs: LiveOutputs) -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    table = readme.split("\n### Metrics\n", 1)[1].split("\n### ", 1)[0]
+    documented = set(re.findall(r"^\| `(aardcheck_[a-z_]+)` \|", table, re.M))
+    exported = {
+        family.name + ("_total" if family.type == "counter" else "")
+        for text in live_outputs.texts.values()
+        for family in text_string_to_metric_families(text)
+    }
+    assert documented == exported
