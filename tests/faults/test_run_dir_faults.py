@@ -23,7 +23,11 @@ from aardcheck.errors import ExitCode
 from aardcheck.models import AardvarkVersion, RunDir, Scope
 from aardcheck.repair.apply import HostAccess, apply_plan
 from aardcheck.repair.plan import PruneLines, RepairPlan
-from aardcheck.sources.aardvark_files import MAX_FILE_BYTES, read_dns_directory
+from aardcheck.sources.aardvark_files import (
+    MAX_FILE_BYTES,
+    installed_aardvark_version,
+    read_dns_directory,
+)
 from tests.faults.fake_api import network_json
 from tests.faults.sandbox import (
     GATEWAY,
@@ -293,7 +297,9 @@ def test_odd_encodings_are_named_and_shown_escaped(
 
 def test_fix_keeps_every_odd_byte_and_will_not_reload_over_a_bad_sibling(box: Sandbox) -> None:
     """The stale line goes; every other byte (undecodable, NUL, CR) stays; a sibling that
-    aardvark 1.4 would refuse blocks the SIGHUP (it would stop DNS for every network)."""
+    aardvark 1.4 would refuse blocks the SIGHUP (it would stop DNS for every network).
+    aardvark 1.14 skips such a file and serves the rest: the reload goes ahead, and the
+    bad sibling stays a finding."""
     odd_live = f"{WEB.id} 10.99.7.2  web,app,".encode() + b"\xff\x00\r\n"
     (box.dns_dir / NET).write_bytes(HEADER + odd_live + OLD_LINE)
     bad = box.write("fbad", b"\xef\xbb\xbf" + HEADER)
@@ -302,10 +308,15 @@ def test_fix_keeps_every_odd_byte_and_will_not_reload_over_a_bad_sibling(box: Sa
     (box.graph_root / "networks" / "fbad.json").write_text("{}")
     with box.api(fake) as url:
         proc = box.run("fix", "--yes", "--no-probe", "--url", url, "--run-dir", box.run_dir)
-    assert proc.returncode == ExitCode.REPAIR_INCOMPLETE, proc.stdout + proc.stderr
     assert (box.dns_dir / NET).read_bytes() == HEADER + odd_live
     assert bad.read_bytes() == b"\xef\xbb\xbf" + HEADER
-    assert "not reloading aardvark-dns" in proc.stderr and str(bad) in proc.stderr
+    if not installed_aardvark_version().skips_bad_files:  # what a reload signals
+        assert proc.returncode == ExitCode.REPAIR_INCOMPLETE, proc.stdout + proc.stderr
+        assert "not reloading aardvark-dns" in proc.stderr and str(bad) in proc.stderr
+    else:
+        assert proc.returncode == ExitCode.FINDINGS, proc.stdout + proc.stderr
+        assert "not reloading" not in proc.stderr
+        assert "unparsable-file fbad" in proc.stdout + proc.stderr
 
 
 # --------------------------------------------------------------------------- size
