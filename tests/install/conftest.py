@@ -10,7 +10,7 @@ import os
 import pytest
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="module")  # before the modules' own installs
 def _host_lane_only() -> None:
     if os.environ.get("AARDTEST_STACK") == "podman5":
         pytest.skip(
