@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-#: The last commit before the issue-7 optimisations (parser fast path, stdlib API client,
-#: plain help off a terminal, per-network indexes in the checks).
-DEFAULT_REV = "61ff63d"
+#: The last commit before issue 12's work (no /info, stdlib API client, typer<0.29, the
+#: watcher's answers); issue 7's before/after used 61ff63d.
+DEFAULT_REV = "a4ac94d"
 
 
 @dataclass(frozen=True)

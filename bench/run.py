@@ -38,7 +38,7 @@ def _arguments(argv: Sequence[str]) -> argparse.Namespace:
         "--baseline",
         default=DEFAULT_REV,
         help=f"git revision measured beside the working tree (default {DEFAULT_REV}: before "
-        "the issue-7 optimisations); 'none' to skip",
+        "issue 12's work); 'none' to skip",
     )
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args(argv)

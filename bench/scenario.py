@@ -104,4 +104,5 @@ class Scenario:
         directory comes first on ``sys.path``)."""
         env = self.host.process_env(aardcheck_env(self.host, {"PYTHONPATH": str(tree)}))
         env.pop("CONTAINER_HOST", None)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # as installed: byte code cached
         return env

@@ -29,8 +29,8 @@ from aardcheck.sources.watcher import PROTOCOL, answer_socket_path
 
 #: Largest request accepted (argv, working directory, environment).
 MAX_REQUEST = 1 << 20
-#: Why a state is stale when podman logged events the watcher did not hear of (yet).
-UNSEEN = "podman logged an event after the last check"
+#: Marks a stale state the watcher may not have been told of (podman's log, the files).
+UNSEEN = "unheard: "
 #: How far back podman's event log is read at first (events are judged by their time).
 LOG_LOOKBACK = 256 * 1024
 #: Container events that change no DNS line.
@@ -71,9 +71,12 @@ class AnswerState:
         self._latest_at = float("-inf")  # start of the last check of any scope
         self._net_at: dict[str, float] = {}  # start of the last check covering a network
         self._event_all = float("-inf")  # an event that may concern every network
-        self._event_podman = float("-inf")  # a podman event for a container of no known net
         self._event_net: dict[str, float] = {}
         self._log_pos = 0
+        #: container id -> networks it is attached to or has lines in (routes log events)
+        self._container_nets: dict[str, frozenset[str]] = {}
+        #: networks made stale by the log or the files, not by the watcher's own events
+        self._unseen: set[str] = set()
 
     # ------------------------------------------------------------------ events
 
@@ -88,13 +91,10 @@ class AnswerState:
                     self._event_net[net] = now
 
     def podman_event(self, networks: frozenset[str] | None) -> None:
-        """A container event; None: a container the last check did not know. Any check
-        after it lists every container again, so only podman's part must be newer."""
+        """A container event; None: a container the last check did not know, which has
+        no line the state could judge (netavark's write of one is a file event)."""
         if networks:
             self.request(networks)
-            return
-        with self._lock:
-            self._event_podman = time.monotonic()
 
     # ------------------------------------------------------------------ checks
 
@@ -105,9 +105,17 @@ class AnswerState:
         if result is None:
             return  # nothing looked at: the events behind it keep the state stale
         snap = result.snapshot
+        routes: dict[str, set[str]] = {}
+        for c in snap.podman.containers:
+            routes.setdefault(c.id.lower(), set()).update(a.network for a in c.attachments)
+        for f in snap.directory.files:
+            for e in f.entries:
+                routes.setdefault(e.container_id.lower(), set()).add(f.network)
         with self._lock:
+            self._container_nets = {cid: frozenset(n) for cid, n in routes.items()}
             self._latest_at = max(self._latest_at, started)
             self._context = result.context
+            self._unseen -= set(scope) if scope is not None else set(self._unseen)
             if scope is None or self._snapshot is None:
                 if scope is None:
                     self._full_at = started
@@ -146,6 +154,7 @@ class AnswerState:
                 at = entry.stat(follow_symlinks=False).st_mtime - offset
                 if at > self._event_net.get(entry.name, float("-inf")):
                     self._event_net[entry.name] = at
+                    self._unseen.add(entry.name)
 
     def _read_event_log(self, log: Path, offset: float) -> None:
         """Newly logged container and network events count (execs, health checks, image
@@ -161,11 +170,19 @@ class AnswerState:
         for line in data[:complete].splitlines():
             try:
                 doc = json.loads(line)
-                if doc.get("Type") == "network" or (
-                    doc.get("Type") == "container" and doc.get("Status") not in QUIET_EVENTS
-                ):
-                    at = datetime.fromisoformat(doc["Time"].replace("Z", "+00:00"))
-                    self._event_podman = max(self._event_podman, at.timestamp() - offset)
+                kind, cid = doc.get("Type"), str(doc.get("ID", "")).lower()
+                if kind not in ("container", "network") or doc.get("Status") in QUIET_EVENTS:
+                    continue
+                # A container the state does not know yet has no line the state could
+                # judge: when netavark writes one, the file's mtime tells.
+                nets = set(self._container_nets.get(cid, ()))
+                if kind == "network" and isinstance(doc.get("network"), str):
+                    nets.add(doc["network"])
+                at = datetime.fromisoformat(doc["Time"].replace("Z", "+00:00")).timestamp()
+                for net in nets:
+                    if at - offset > self._event_net.get(net, float("-inf")):
+                        self._event_net[net] = at - offset
+                        self._unseen.add(net)
             except (ValueError, KeyError, TypeError, AttributeError):
                 continue
 
@@ -177,8 +194,6 @@ class AnswerState:
             if self._snapshot is None or self._context is None:
                 return "no check has finished yet"
             self._unseen_changes(self._snapshot)
-            if self._event_podman > self._latest_at:
-                return UNSEEN
             names = set(networks or ())
             if networks is None:
                 # networks with events too: one created since the check is news to it
@@ -191,7 +206,9 @@ class AnswerState:
                 return "an event for every network came after the last full check"
             for net, at in seen.items():
                 if self._event_net.get(net, float("-inf")) > at:
-                    return f"an event for network {net} came after its last check"
+                    # the watcher may not have heard of it: the caller wakes it
+                    unseen = UNSEEN if net in self._unseen else ""
+                    return f"{unseen}an event for network {net} came after its last check"
             return View(self._snapshot, self._context, max(now - oldest, 0.0))
 
 
