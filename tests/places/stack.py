@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from subprocess import CompletedProcess
 
-from tests.realpodman import IMAGE, PodmanHost, run_aardcheck, run_command
+from tests.realpodman import IMAGE, PodmanHost, run_aardcheck
 
 COMPOSE_TIMEOUT = 240.0
 SERVICES = ("web", "db")
@@ -64,12 +64,14 @@ class Stack:
     def compose(
         self, *args: str, check: bool = True, env: Mapping[str, str] | None = None
     ) -> CompletedProcess[str]:
-        return run_command(
-            [podman_compose_program(), *self.args, *args],
-            env=self.host.env | dict(env or {}),
+        """podman-compose as the host's user (through runuser for a rootless one)."""
+        return self.host.exec(
+            podman_compose_program(),
+            *self.args,
+            *args,
+            extra_env=env,
             timeout=COMPOSE_TIMEOUT,
             check=check,
-            cwd=str(self.directory),
         )
 
     def up(self) -> None:

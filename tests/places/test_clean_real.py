@@ -1,9 +1,10 @@
-"""``aardcheck clean`` against real podman (rootful): prune the dead, touch nothing live."""
+"""``aardcheck clean`` against real podman, rootful and rootless: prune the dead, touch
+nothing live."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
@@ -13,10 +14,11 @@ from tests.realpodman import PodmanHost
 pytestmark = pytest.mark.podman
 
 
+@pytest.mark.parametrize("who", ["rootful", pytest.param("rootless", marks=pytest.mark.rootless)])
 def test_clean_twice(
-    rootful_host: PodmanHost, net_name: Callable[[str], str], tmp_path: Path
+    who: str, request: pytest.FixtureRequest, net_name: Callable[[str], str]
 ) -> None:
-    host = rootful_host
+    host: PodmanHost = request.getfixturevalue(f"{who}_host")
     shared = host.network_create(net_name("cl"))
     live = host.run(host.session.new_name("live"), {shared: ["app"]})
     victim = host.run(host.session.new_name("victim"), {shared: ["app"]})
@@ -29,7 +31,10 @@ def test_clean_twice(
     quiet_before = host.aardvark_file(quiet).read_bytes()
     assert victim.id in host.aardvark_ids(shared)
 
-    args = ["clean", "--lock-file", str(tmp_path / "clean.lock")]
+    lock_dir = host.session.scratch_dir("clean")  # the host's user writes its lock there
+    if host.user is not None:
+        os.chown(lock_dir, host.user.uid, host.user.gid)
+    args = ["clean", "--lock-file", str(lock_dir / "clean.lock")]
     args += [a for n in (shared, gone, quiet) for a in ("-n", n)]
     first = aardcheck(*args, host=host)
     assert first.returncode == 0, first.stdout + first.stderr
