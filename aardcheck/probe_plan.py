@@ -29,14 +29,15 @@ ALTERNATES = 2
 
 
 def _askers(facts: Facts, network: str, family: int) -> list[tuple[Container, IPAddress]]:
-    """Running members that can ask (their namespace known), by name; a member whose
-    process is already gone is last (it cannot be entered, but podman may be late)."""
+    """Running members that can ask (their namespace known), by name. A member whose
+    process is already gone cannot be entered: podman's listing is late, not a reason to
+    report the network unchecked."""
     found = []
     for c, att in sorted(facts.members.get(network, ()), key=lambda m: m[0].name):
         source = next((a for a in att.addresses if a.version == family), None)
-        if c.sandbox_key and source is not None:
+        if c.sandbox_key and source is not None and not c.process_gone:
             found.append((c, source))
-    return sorted(found, key=lambda m: m[0].process_gone)
+    return found
 
 
 def _server(facts: Facts, network: str) -> IPAddress | None:

@@ -49,8 +49,10 @@ DEFAULT_RDTYPES = ("A", "AAAA")
 WINDOW = 32
 #: Pause before a silent network is asked again (lets a teardown or a reload finish).
 RETRY_PAUSE = 0.3
-#: Attempts made before a network's silence counts (resolver-down needs two).
+#: Silent attempts before a network's silence counts (resolver-down needs two).
 ATTEMPTS = 2
+#: Rounds at most: a member that cannot be used costs one, and is replaced.
+MAX_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +92,9 @@ def probe_budget(timeout: float) -> float:
 
 
 def probe_total_budget(timeout: float) -> float:
-    """Seconds ``probe_networks`` may take at most with a silent network's second
-    attempt (agent starts not included)."""
-    return ATTEMPTS * probe_budget(timeout) + RETRY_PAUSE
+    """Seconds ``probe_networks`` may take at most with every retry (agent starts not
+    included)."""
+    return MAX_ATTEMPTS * probe_budget(timeout) + (MAX_ATTEMPTS - 1) * RETRY_PAUSE
 
 
 @dataclass(slots=True)
@@ -131,14 +133,7 @@ def probe_networks(
     for rdtype in rdtypes:
         dns.rdatatype.from_text(rdtype)  # raises on an unknown type: a caller's mistake
     plans = [_plan(t, count, rdtypes) for t in targets]
-    outcome = _ask(plans, timeout)
-    again = [p for p in plans if _worth_again(p, outcome[id(p)])]
-    if again:
-        time.sleep(RETRY_PAUSE)
-        retries = [_plan(p.target.next_member(), count, rdtypes) for p in again]
-        second = _ask(retries, timeout)
-        for plan, retry in zip(again, retries, strict=True):
-            outcome[id(plan)] = _combine(plan, outcome[id(plan)], second[id(retry)])
+    outcome = _attempts(plans, count, timeout, rdtypes)
     answers: list[ProbeAnswer] = []
     skipped: list[ProbeSkipped] = []
     for plan in plans:
@@ -173,27 +168,70 @@ def _silent(answers: Sequence[ProbeAnswer]) -> bool:
     return bool(tries) and all(t.status is ProbeStatus.TIMEOUT for t in tries)
 
 
-def _worth_again(plan: _Plan, outcome: Outcome) -> bool:
-    """Silent, or its member could not be used while another member could."""
-    answers, skipped = outcome
-    if skipped is not None:
-        return bool(plan.target.alternates) and "holds the gateway itself" not in skipped.reason
-    return _silent(answers)
+@dataclass(slots=True)
+class _Progress:
+    """One network's attempts so far: the silent ones, and its decided outcome."""
+
+    plan: _Plan
+    silent: list[list[ProbeAnswer]] = field(default_factory=list)
+    done: Outcome | None = None
+    last_skip: ProbeSkipped | None = None
 
 
-def _combine(plan: _Plan, first: Outcome, second: Outcome) -> Outcome:
-    """The second attempt decides, except that two silent attempts add up (the
-    resolver-down message counts every query sent)."""
-    answers, skipped = second
-    if skipped is not None and _silent(first[0]):
-        reason = f"no answer, and the second attempt failed: {skipped.reason}"
-        return [], ProbeSkipped(plan.target.network, reason)
-    if skipped is None and _silent(first[0]) and _silent(answers):
-        merged = [
-            replace(a, tries=a.tries + b.tries) for a, b in zip(first[0], answers, strict=True)
-        ]
-        return merged, None
-    return answers, skipped
+def _attempts(
+    plans: Sequence[_Plan], count: int, timeout: float, rdtypes: Sequence[str]
+) -> dict[int, Outcome]:
+    """Ask until each network answered, was silent twice, or cannot be asked (bounded:
+    ``MAX_ATTEMPTS`` rounds, all networks of a round at once)."""
+    progress = {id(p): _Progress(p) for p in plans}
+    current = {id(p): p for p in plans}
+    for round_ in range(MAX_ATTEMPTS):
+        if round_:
+            time.sleep(RETRY_PAUSE)
+        outcome = _ask(list(current.values()), timeout)
+        again: dict[int, _Plan] = {}
+        for key, plan in current.items():
+            state = progress[key]
+            answers, skipped = outcome[id(plan)]
+            if skipped is not None:
+                state.last_skip = skipped
+                movable = bool(plan.target.alternates) and "gateway itself" not in skipped.reason
+                if not movable:
+                    state.done = _unsettled(state) if state.silent else ([], skipped)
+            elif _silent(answers):
+                state.silent.append(answers)
+                if len(state.silent) >= ATTEMPTS:
+                    state.done = (_merge(state.silent), None)
+            else:
+                state.done = (answers, None)
+            if state.done is None:
+                again[key] = _plan(plan.target.next_member(), count, rdtypes)
+        current = again
+        if not current:
+            break
+    return {
+        id(state.plan): state.done if state.done is not None else _unsettled(state)
+        for state in progress.values()
+    }
+
+
+def _merge(attempts: Sequence[Sequence[ProbeAnswer]]) -> list[ProbeAnswer]:
+    """Silent attempts add up (the resolver-down message counts every query sent)."""
+    first, *rest = attempts
+    return [
+        replace(a, tries=a.tries + tuple(t for r in rest for t in r[i].tries))
+        for i, a in enumerate(first)
+    ]
+
+
+def _unsettled(state: _Progress) -> Outcome:
+    """Silent once, and no second attempt could be made: not silence, not an answer."""
+    target = state.plan.target
+    why = state.last_skip.reason if state.last_skip else "no attempt left"
+    reason = f"cannot probe {target.server}: no answer once, and no second attempt ({why})"
+    if not state.silent:
+        return [], state.last_skip or ProbeSkipped(target.network, reason)
+    return [], ProbeSkipped(target.network, reason)
 
 
 def _plan(target: ProbeTarget, count: int, rdtypes: Sequence[str]) -> _Plan:

@@ -6,9 +6,10 @@ method takes ``now`` (a monotonic clock reading).
   their networks are checked again after (first, longest) delays, doubling, until they
   resolve. A resolver-down is thus cleared by the next probe that gets answers, within
   seconds, not by the next full check.
-- ``FinishedContainers``: containers podman said it is done with (their ``cleanup`` or
-  ``remove`` event): a line of theirs still in a file is stale, not in transit, and needs
-  no settle period.
+- ``ContainerTransit``: containers podman said it is done with (their ``cleanup`` or
+  ``remove`` event: a line of theirs still in a file is stale, not in transit, and needs
+  no settle period), and containers in the middle of a change (while any is, a change
+  seen by a check waits before it is reported).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from aardcheck.models import Finding, Kind
+from aardcheck.watch.podman_events import BEGUN, FINISHED
 from aardcheck.watch.schedule import Backoff
 
 #: (first, longest) delay in seconds before a network with such a finding is checked again.
@@ -25,8 +27,10 @@ LOOK_AGAIN: dict[Kind, tuple[float, float]] = {
     Kind.RESOLVER_DOWN: (2.0, 30.0),
 }
 
-#: Containers whose cleanup-finished event is remembered (a bound, not a policy).
+#: Containers whose last event is remembered (a bound, not a policy).
 FINISHED_KEPT = 4096
+#: A begun change (a start, a teardown) that never ended stops counting after this.
+TRANSIT_MAX = 30.0
 
 
 @dataclass(slots=True)
@@ -61,14 +65,32 @@ class LookAgain:
 
 
 @dataclass(slots=True)
-class FinishedContainers:
-    _at: dict[str, float] = field(default_factory=dict)
+class ContainerTransit:
+    """Per container, what podman's events last said: done with its networks (cleanup,
+    remove) or in the middle of a change (created, initialised, died: not yet started or
+    cleaned up). Both bounded; a change older than ``TRANSIT_MAX`` no longer counts."""
 
-    def note(self, container_id: str, now: float) -> None:
-        self._at[container_id] = now
-        while len(self._at) > FINISHED_KEPT:
-            del self._at[next(iter(self._at))]  # oldest out
+    _finished: dict[str, float] = field(default_factory=dict)
+    _begun: dict[str, float] = field(default_factory=dict)
 
-    def before(self, when: float) -> frozenset[str]:
+    def note(self, action: str, container_id: str, now: float) -> None:
+        self._begun.pop(container_id, None)
+        self._finished.pop(container_id, None)  # a restarted container is live again
+        if action in FINISHED:
+            _put(self._finished, container_id, now)
+        elif action in BEGUN:
+            _put(self._begun, container_id, now)
+
+    def finished_before(self, when: float) -> frozenset[str]:
         """Containers whose cleanup was reported at or before ``when``."""
-        return frozenset(cid for cid, at in list(self._at.items()) if at <= when)
+        return frozenset(cid for cid, at in list(self._finished.items()) if at <= when)
+
+    def busy_at(self, when: float) -> bool:
+        """Whether a container was in the middle of a change at ``when``."""
+        return any(at <= when < at + TRANSIT_MAX for at in list(self._begun.values()))
+
+
+def _put(table: dict[str, float], key: str, now: float) -> None:
+    table[key] = now
+    while len(table) > FINISHED_KEPT:
+        del table[next(iter(table))]  # oldest out

@@ -24,10 +24,12 @@ from typing import Any
 from aardcheck.watch.schedule import Backoff
 
 #: The actions that change what a network's DNS should hold.
-ACTIONS = ("start", "died", "cleanup", "remove", "connect", "disconnect")
+ACTIONS = ("create", "init", "start", "died", "cleanup", "remove", "connect", "disconnect")
 #: After these, podman is done with the container's networks (netavark's teardown ran,
 #: or the container is gone): a line of it still in a file is stale, not in transit.
 FINISHED = frozenset({"cleanup", "remove"})
+#: These begin a change of the container's lines that ``start`` or FINISHED ends.
+BEGUN = frozenset({"create", "init", "died"})
 STREAM_FILTERS = json.dumps({"type": ["container", "network"], "event": list(ACTIONS)})
 
 

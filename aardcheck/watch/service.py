@@ -21,7 +21,7 @@ from aardcheck.runner import check_with
 from aardcheck.sources.podman_api import PodmanSession
 from aardcheck.watch.answer import AnswerServer, AnswerState
 from aardcheck.watch.directories import DirectoryWatch
-from aardcheck.watch.followups import FinishedContainers, LookAgain
+from aardcheck.watch.followups import ContainerTransit, LookAgain
 from aardcheck.watch.link import PodmanLink
 from aardcheck.watch.metrics import WatchMetrics
 from aardcheck.watch.notify import SystemdNotifier
@@ -33,6 +33,9 @@ from aardcheck.watch.routing import known_networks, memberships
 from aardcheck.watch.schedule import Backoff, Batch, Debouncer, RepairGate, Timetable
 from aardcheck.watch.transitions import FindingTracker
 from aardcheck.watch.wakeup import WorkSignal
+
+#: Seconds the watcher waits for an ARP/NDP reply from a leftover line's address.
+WATCH_LIVENESS_TIMEOUT = 0.5
 
 #: After a stop request, how long a check in progress may still take before the watcher
 #: exits without it (podman can block a listing for tens of seconds on a busy host).
@@ -48,7 +51,11 @@ class Watcher:
         notifier: SystemdNotifier | None = None,
         metrics: WatchMetrics | None = None,
     ) -> None:
-        self.options = options
+        # A line the watcher looks at is one podman no longer owns: a shorter wait for an
+        # ARP reply only risks calling a slow-answering leftover "dead" rather than
+        # "unknown" (both stale), and it is most of the detection latency.
+        liveness = min(options.check.liveness_timeout, WATCH_LIVENESS_TIMEOUT)
+        self.options = replace(options, check=replace(options.check, liveness_timeout=liveness))
         self.reporter = reporter
         self.notifier = notifier or SystemdNotifier()
         self.metrics = metrics or WatchMetrics()
@@ -71,7 +78,7 @@ class Watcher:
         self._postponed: dict[str, float] = {}
         self.stop_reason = ""
         self._look_again = LookAgain(options.interval)
-        self._finished = FinishedContainers()
+        self._transit = ContainerTransit()
         #: what check, preflight and clean are answered from (watch/answer.py)
         self.answers = AnswerState()
         self._answering: AnswerServer | None = None
@@ -92,9 +99,8 @@ class Watcher:
         4.3's connect/disconnect events name no network: the container's known ones are
         checked, the other side shows up as a file change.
         """
+        self._transit.note(event.action, event.container_id, time.monotonic())
         finished = event.action in FINISHED
-        if finished:
-            self._finished.note(event.container_id, time.monotonic())
         nets = self._members.get(event.container_id)
         self.answers.podman_event(nets)
         if not nets:
@@ -321,7 +327,13 @@ class Watcher:
         now = time.monotonic()
         # observed when the check started: a change seen at the start of two checks at
         # least `settle` apart has settled, however long each check took
-        update = self.tracker.update(findings, scope, started, self._finished.before(started))
+        update = self.tracker.update(
+            findings,
+            scope,
+            started,
+            finished=self._transit.finished_before(started),
+            busy=self._transit.busy_at(started),
+        )
         self.answers.checked(result, None if scope is None else checked or frozenset(), started)
         for t in update.transitions:
             self.reporter.transition(t)

@@ -10,7 +10,10 @@ removed a little later; a starting container has its line before it runs); witho
 settle period every ``podman stop`` would log a stale line that appears and resolves.
 Where podman already said so, no waiting is needed: a finding about a container whose
 cleanup podman reported finished (``finished``: its ``cleanup`` or ``remove`` event came
-before the check started) is settled at once; the timer covers what events do not.
+before the check started) is settled at once; the timer covers what events do not. And
+while podman is *busy* - a container began a transition (created, initialised, died) that
+has not ended (started, cleaned up, removed) - the timer waits, up to ``MAX_WAIT``: on a
+loaded host a container's start can take seconds between its line and its listing.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from aardcheck.analysis import sort_key
 from aardcheck.models import Finding
 
 Identity = tuple[str, str, str, str, str]
+
+#: Longest a change waits for podman to be done (then it is reported all the same).
+MAX_WAIT = 10.0
 
 
 class Change(enum.StrEnum):
@@ -86,6 +92,7 @@ class FindingTracker:
         scope: frozenset[str] | None,
         now: float,
         finished: Collection[str] = frozenset(),
+        busy: bool = False,
     ) -> Update:
         seen = {f.identity: f for f in found if _in_scope(f, scope)}
         for ident, f in seen.items():
@@ -103,7 +110,7 @@ class FindingTracker:
             still = (ident in seen) == (p.change is Change.APPEARED)
             if not still:
                 del self._pending[ident]  # it flickered back: nothing to report
-        return self._settle(now, finished)
+        return self._settle(now, finished, busy)
 
     def _observe(self, ident: Identity, change: Change, finding: Finding, now: float) -> None:
         known = self._pending.get(ident)
@@ -112,17 +119,21 @@ class FindingTracker:
         else:
             known.finding = finding
 
-    def _settle(self, now: float, finished: Collection[str]) -> Update:
+    def _settle(self, now: float, finished: Collection[str], busy: bool) -> Update:
         settled: list[Transition] = []
-        waiting: list[_Pending] = []
+        waiting: list[tuple[_Pending, float]] = []
         for ident, p in list(self._pending.items()):
             told = (
                 p.change is Change.APPEARED
                 and bool(p.finding.container_id)
                 and p.finding.container_id in finished
             )
-            if not told and now - p.first_seen < self.settle:
-                waiting.append(p)
+            age = now - p.first_seen
+            if not told and age < self.settle:
+                waiting.append((p, p.first_seen + self.settle))
+                continue
+            if not told and busy and self.settle > 0 and age < MAX_WAIT:
+                waiting.append((p, min(now + self.settle, p.first_seen + MAX_WAIT)))
                 continue
             del self._pending[ident]
             if p.change is Change.APPEARED:
@@ -135,6 +146,6 @@ class FindingTracker:
             return Update(tuple(settled))
         return Update(
             tuple(settled),
-            recheck_at=min(p.first_seen for p in waiting) + self.settle,
-            recheck_networks=frozenset(p.finding.network for p in waiting),
+            recheck_at=min(at for _, at in waiting),
+            recheck_networks=frozenset(p.finding.network for p, _ in waiting),
         )

@@ -195,7 +195,7 @@ def test_silent_then_gone_is_skipped_not_silent(resolver: FakeResolver, tmp_path
     answers, skipped = probe_networks([target], timeout=0.3, rdtypes=("A",))
     assert answers == ()
     assert [s.network for s in skipped] == ["lo"]
-    assert "second attempt failed" in skipped[0].reason
+    assert "no second attempt" in skipped[0].reason
 
 
 @needs_root
@@ -489,3 +489,22 @@ def test_rootless_user_probes_its_own_network(
         [a.ips[net], "alive"],
         [gone.ips[net], "silent"],
     ]
+
+
+@needs_root
+def test_a_replaced_member_then_silence_is_one_attempt_not_two(
+    resolver: FakeResolver, tmp_path: Path
+) -> None:
+    """The first member cannot be entered, the next one gets no answer: that is one
+    silent attempt - a third (through the last member) decides."""
+    resolver.records = {"web": ["10.1.0.2"]}
+    resolver.drop_first = 3  # the second round's three questions are lost
+    gone = str(tmp_path / "no-such-netns")
+    target = replace(
+        loopback_target(("web",)),
+        netns_path=gone,
+        alternates=((OWN_NETNS, ip_address("127.0.0.1")),),
+    )
+    answers, skipped = probe_networks([target], timeout=0.3, rdtypes=("A",))
+    assert skipped == ()
+    assert [t.status for t in answers[0].tries] == [ProbeStatus.ANSWER] * 3

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from aardcheck.models import Finding, Kind, Severity
-from aardcheck.watch.followups import FINISHED_KEPT, LOOK_AGAIN, FinishedContainers, LookAgain
+from aardcheck.watch.followups import (
+    FINISHED_KEPT,
+    LOOK_AGAIN,
+    TRANSIT_MAX,
+    ContainerTransit,
+    LookAgain,
+)
 
 DOWN = Finding(Kind.RESOLVER_DOWN, "web", address="10.89.0.1", severity=Severity.CRITICAL)
 UNKNOWN = Finding(Kind.UNKNOWN_ENTRY, "web", "a", "aa" * 32, "10.89.0.5")
@@ -41,12 +47,33 @@ def test_a_resolved_network_is_forgotten() -> None:
 
 
 def test_finished_containers_by_time_and_bounded() -> None:
-    done = FinishedContainers()
-    done.note("a", 1.0)
-    done.note("b", 5.0)
-    assert done.before(2.0) == {"a"}
-    assert done.before(5.0) == {"a", "b"}
+    done = ContainerTransit()
+    done.note("remove", "a", 1.0)
+    done.note("cleanup", "b", 5.0)
+    assert done.finished_before(2.0) == {"a"}
+    assert done.finished_before(5.0) == {"a", "b"}
     for i in range(FINISHED_KEPT + 10):
-        done.note(f"x{i}", 6.0)
-    assert "a" not in done.before(10.0)
-    assert len(done.before(10.0)) == FINISHED_KEPT
+        done.note("remove", f"x{i}", 6.0)
+    assert "a" not in done.finished_before(10.0)
+    assert len(done.finished_before(10.0)) == FINISHED_KEPT
+
+
+def test_a_restart_makes_a_finished_container_live_again() -> None:
+    transit = ContainerTransit()
+    transit.note("died", "a", 1.0)
+    transit.note("cleanup", "a", 2.0)
+    transit.note("init", "a", 3.0)
+    assert transit.finished_before(4.0) == set()
+    assert transit.busy_at(4.0)
+    transit.note("start", "a", 5.0)
+    assert not transit.busy_at(6.0)
+
+
+def test_busy_from_a_begun_change_until_it_ends_or_is_too_old() -> None:
+    transit = ContainerTransit()
+    transit.note("create", "a", 10.0)
+    assert not transit.busy_at(9.0)  # a check that started before the event
+    assert transit.busy_at(10.5)
+    assert not transit.busy_at(10.0 + TRANSIT_MAX)  # never ended: stops counting
+    transit.note("remove", "a", 12.0)
+    assert not transit.busy_at(12.5)

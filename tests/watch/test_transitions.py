@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aardcheck.models import Finding, Kind, Severity
-from aardcheck.watch.transitions import Change, FindingTracker, Update
+from aardcheck.watch.transitions import MAX_WAIT, Change, FindingTracker, Update
 
 DEAD_A = Finding(Kind.DEAD_ENTRY, "web", "a", "aa" * 32, "10.89.0.5", message="gone")
 DEAD_B = Finding(Kind.DEAD_ENTRY, "db", "b", "bb" * 32, "10.89.1.5", message="gone")
@@ -120,3 +120,25 @@ def test_finished_does_not_hurry_a_resolution() -> None:
     t.update([DEAD_A], None, 1)
     assert changes(t.update([], None, 2, finished={DEAD_A.container_id})) == []
     assert changes(t.update([], None, 3)) == [("resolved", "web")]
+
+
+def test_busy_podman_holds_a_timed_change_back_up_to_max_wait() -> None:
+    t = FindingTracker(settle=1.0)
+    t.update([ORPHAN], None, 0, busy=True)
+    held = t.update([ORPHAN], None, 1.5, busy=True)
+    assert changes(held) == []
+    assert held.recheck_at == 2.5  # asks again a settle period later, not at once
+    assert changes(t.update([ORPHAN], None, 3, busy=False)) == [("appeared", "old")]
+
+
+def test_busy_for_ever_still_reports_after_max_wait() -> None:
+    t = FindingTracker(settle=1.0)
+    t.update([ORPHAN], None, 0, busy=True)
+    assert t.update([ORPHAN], None, MAX_WAIT - 0.5, busy=True).recheck_at == MAX_WAIT
+    assert changes(t.update([ORPHAN], None, MAX_WAIT, busy=True)) == [("appeared", "old")]
+
+
+def test_a_finished_container_is_not_held_back_by_busy_podman() -> None:
+    t = FindingTracker(settle=1.0)
+    update = t.update([DEAD_A], None, 0, finished={DEAD_A.container_id}, busy=True)
+    assert changes(update) == [("appeared", "web")]
