@@ -16,7 +16,7 @@ from bench.baseline import DEFAULT_REV, Baseline, check_out
 from bench.results import Section
 
 REPO = Path(__file__).resolve().parents[1]
-SECTIONS = ("startup", "parser", "host", "watcher")
+SECTIONS = ("startup", "parser", "host", "watcher", "soak")
 #: (networks, containers per network, rounds, with the manual procedure)
 FULL_LADDER = ((5, 4, 5, True), (10, 4, 5, False), (10, 10, 3, True), (20, 10, 3, True))
 QUICK_LADDER = ((5, 4, 3, True),)
@@ -139,6 +139,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             _say("watcher (bench/watch_latency.py)")
             sections.append(watcher.measure(5 if args.quick else 20, 15 if args.quick else 60))
+        if "soak" in wanted:
+            from bench.sections import soak
+
+            _say("soak (bench/soak.py)")
+            sections.append(soak.measure(3.0 if args.quick else 30.0))
     except KeyboardInterrupt:
         _say("interrupted; nothing written")
         return 130
