@@ -6,12 +6,12 @@ The only module that wires sources to the pure core; it owns no policy of its ow
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from aardcheck.analysis import analyse, liveness_requests
 from aardcheck.errors import AardcheckError, EnvironmentUnavailable, UsageError
@@ -28,17 +28,43 @@ from aardcheck.models import (
     Snapshot,
 )
 from aardcheck.probe_plan import plan_probes
-from aardcheck.repair.outcome import Change, FixResult
-from aardcheck.repair.plan import RecreateNetwork, RepairPlan, Strategy, build_plan
 from aardcheck.sources import discovery
 from aardcheck.sources.aardvark_files import installed_aardvark_version, read_dns_directory
 from aardcheck.sources.podman_api import HostInfo, PodmanSession, connect
 
 if TYPE_CHECKING:
+    # a check never repairs: the repair modules (~10 ms) load only when fixing
     from aardcheck.repair.apply import HostAccess
+    from aardcheck.repair.outcome import Change, FixResult
+    from aardcheck.repair.plan import RecreateNetwork, RepairPlan, Strategy
 
 #: Re-creates one network through the session and returns the logged changes.
-RecreateHook = Callable[[PodmanSession, RecreateNetwork], list[Change]]
+RecreateHook = Callable[[PodmanSession, "RecreateNetwork"], "list[Change]"]
+T = TypeVar("T")
+
+
+class _Background(threading.Thread, Generic[T]):
+    """A call on its own thread; ``result`` re-raises what it raised. (Not
+    concurrent.futures: its import, with logging, costs ~12 ms of a cold check.)"""
+
+    def __init__(self, call: Callable[[], T]) -> None:
+        super().__init__(daemon=True)
+        self._call = call
+        self._value: T | None = None
+        self._error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self._value = self._call()
+        except BaseException as err:  # handed to the caller by result()
+            self._error = err
+
+    def result(self) -> T:
+        self.join()
+        if self._error is not None:
+            raise self._error
+        return self._value  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,9 +159,13 @@ def gather(session: PodmanSession, options: CheckOptions) -> tuple[Snapshot, Hos
             "to check (aardcheck needs netavark)"
         )
     run_dir = resolve_run_dir(options, info)
-    version = options.aardvark_version or installed_aardvark_version() or LATEST_AARDVARK
-    directory = read_dns_directory(run_dir, version)
-    state = session.state()
+    # podman's listings (most of a check's wait) overlap reading the files
+    listing = _Background(session.state)
+    try:
+        version = options.aardvark_version or installed_aardvark_version() or LATEST_AARDVARK
+        directory = read_dns_directory(run_dir, version)
+    finally:
+        state = listing.result()
     snapshot = Snapshot(
         directory=directory, podman=state, aardvark_version=version, selected=options.networks
     )
@@ -143,13 +173,13 @@ def gather(session: PodmanSession, options: CheckOptions) -> tuple[Snapshot, Hos
         _check_selection(snapshot, sorted(options.networks))
     # Both sources run in helper processes; run them side by side so a silent address
     # (the liveness timeout) and the probe's slowest network overlap instead of adding up.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        seen = pool.submit(_liveness, snapshot, info, options.liveness_timeout)
-        probed = pool.submit(_probe, snapshot, info, options) if options.probe else None
-        snapshot = replace(snapshot, liveness=seen.result())
-        if probed is not None:
-            answers, skipped = probed.result()
-            snapshot = replace(snapshot, probes=answers, probe_skipped=skipped, probed=True)
+    probed = (
+        _Background(functools.partial(_probe, snapshot, info, options)) if options.probe else None
+    )
+    snapshot = replace(snapshot, liveness=_liveness(snapshot, info, options.liveness_timeout))
+    if probed is not None:
+        answers, skipped = probed.result()
+        snapshot = replace(snapshot, probes=answers, probe_skipped=skipped, probed=True)
     return snapshot, info, run_dir
 
 
@@ -179,10 +209,16 @@ def run_check(options: CheckOptions) -> CheckResult:
 # --------------------------------------------------------------------------- fix
 
 
+def _prune() -> Strategy:
+    from aardcheck.repair.plan import Strategy
+
+    return Strategy.PRUNE
+
+
 @dataclass(frozen=True, slots=True)
 class FixOptions:
     check: CheckOptions
-    strategy: Strategy = Strategy.PRUNE
+    strategy: Strategy = field(default_factory=_prune)
     recreate: frozenset[str] = frozenset()
     restart_consumers: bool = False
     dry_run: bool = False
@@ -236,6 +272,9 @@ def run_fix(
     recreate: RecreateHook | None = None,
 ) -> FixResult:
     """check -> plan -> (confirm) -> apply -> verify. ``confirm`` sees the whole plan."""
+    from aardcheck.repair.outcome import Change, FixResult
+    from aardcheck.repair.plan import build_plan
+
     with connect(options.check.url) as session:
         before = check_with(session, options.check)
         plan = build_plan(

@@ -186,12 +186,13 @@ class PodmanSession:
         *,
         compatible: bool = False,
         timeout: float | None = None,
+        via: UnixHttp | None = None,
         **params: Any,
     ) -> Any:
         if self._http is None:
             return self._get_json_package(path, compatible, params)
         try:
-            reply = self._http.request(
+            reply = (via or self._http).request(
                 "GET", self._target(path, compatible, params), timeout=timeout
             )
         except HttpError as exc:
@@ -303,8 +304,30 @@ class PodmanSession:
     def containers(self) -> tuple[Container, ...]:
         """Containers with their per-network addresses and aliases (two listings). Not
         under the netavark lock: see ``container_states``."""
-        details = details_from_libpod(self._get_json("/containers/json", all="true"))
-        listing = self._get_json("/containers/json", compatible=True, all="true")
+        if self._http is None:
+            libpod = self._get_json("/containers/json", all="true")
+            listing = self._get_json("/containers/json", compatible=True, all="true")
+        else:  # side by side on a second connection: each is ~30-40 ms of podman's time
+            side = UnixHttp(self._http.path, self._timeout)
+            got: dict[str, Any] = {}
+
+            def libpod_listing() -> None:
+                try:
+                    got["value"] = self._get_json("/containers/json", via=side, all="true")
+                except EnvironmentUnavailable as err:
+                    got["error"] = err
+
+            thread = threading.Thread(target=libpod_listing, daemon=True)
+            thread.start()
+            try:
+                listing = self._get_json("/containers/json", compatible=True, all="true")
+            finally:
+                thread.join()
+                side.close()
+            if "error" in got:
+                raise got["error"]
+            libpod = got["value"]
+        details = details_from_libpod(libpod)
         return mark_gone_processes(containers_from_compat(listing, details))
 
     def state(self) -> PodmanState:
