@@ -35,6 +35,12 @@ def _arguments(argv: Sequence[str]) -> argparse.Namespace:
     )
     parser.add_argument("--rounds", type=int, default=None, help="rounds per comparison")
     parser.add_argument(
+        "--sizes",
+        default=None,
+        help="comma-separated NxM host sizes of the full ladder to measure (e.g. 5x4,20x10); "
+        "the ladder grows in its own order",
+    )
+    parser.add_argument(
         "--baseline",
         default=DEFAULT_REV,
         help=f"git revision measured beside the working tree (default {DEFAULT_REV}: before "
@@ -82,9 +88,7 @@ def _host_sections(args: argparse.Namespace, baseline: Baseline | None) -> list[
         steps = []
         anatomy = None
         with host.api_service() as url:
-            for networks, per_network, rounds, with_manual in (
-                QUICK_LADDER if args.quick else FULL_LADDER
-            ):
+            for networks, per_network, rounds, with_manual in _ladder(args):
                 _say(f"host: growing to {networks} x {per_network}")
                 scenario.grow(networks, per_network)
                 _say(f"host: measuring {networks} x {per_network} ({args.rounds or rounds} rounds)")
@@ -102,6 +106,13 @@ def _host_sections(args: argparse.Namespace, baseline: Baseline | None) -> list[
         _say("host: removing everything the bench made")
         for problem in close_session():
             _say(f"cleanup problem: {problem}")
+
+
+def _ladder(args: argparse.Namespace) -> tuple[tuple[int, int, int, bool], ...]:
+    if args.sizes is None:
+        return QUICK_LADDER if args.quick else FULL_LADDER
+    wanted = set(args.sizes.split(","))
+    return tuple(step for step in FULL_LADDER if f"{step[0]}x{step[1]}" in wanted)
 
 
 def _say(text: str) -> None:
