@@ -12,13 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.install.readme import quick_start
+from tests.install.readme import quick_start_commands
 from tests.install.source import clean_env, copy_checkout, pip_env, run, scratch_dir
 from tests.realpodman import PodmanHost
 from tests.watch.stale import plant_dead_stale
 
 pytestmark = pytest.mark.podman
 NetName = Callable[[str], str]
+#: The README's pipx line for a clone (``./aardcheck``: the clone's directory).
+PIPX_FROM_CLONE = "pipx install ./aardcheck"
 
 
 @pytest.fixture(scope="module")
@@ -30,10 +32,14 @@ def clone() -> Iterator[Path]:
     shutil.rmtree(scratch, ignore_errors=True)
 
 
+def test_the_readme_says_pipx_install_from_a_clone() -> None:
+    assert PIPX_FROM_CLONE in quick_start_commands()
+
+
 @pytest.fixture(scope="module")
 def rootful_pipx(clone: Path) -> Path:
     """``pipx install ./aardcheck`` as root, into the clone's scratch directory."""
-    command = quick_start("pipx install ./")
+    command = PIPX_FROM_CLONE
     env = clean_env(PIPX_HOME=str(clone / "pipx"), PIPX_BIN_DIR=str(clone / "bin"))
     done = run(["bash", "-c", command], env=env, cwd=clone)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
@@ -78,7 +84,7 @@ def test_pipx_install_then_check_rootless(
     copy_checkout(own)
     for path in [own, *own.rglob("*")]:
         os.chown(path, user.uid, user.gid, follow_symlinks=False)
-    command = quick_start("pipx install ./")
+    command = PIPX_FROM_CLONE
     installed = rootless_host.exec(
         "bash", "-c", f"cd {own} && {command}", extra_env=pip_env(), check=False, timeout=480
     )

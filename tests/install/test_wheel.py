@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
+from tests.install.readme import quick_start
 from tests.install.source import clean_env, copy_checkout, run, scratch_dir
 from tests.realpodman.invoke import REPO_ROOT
 
@@ -109,3 +110,16 @@ def test_installed_wheel_runs_without_the_checkout(built: Built) -> None:
     for unit in ("aardcheck-watch.service", "aardcheck-clean.service", "aardcheck-clean.timer"):
         assert unit in shown.stdout
     assert not prefix.exists()  # a dry run writes nothing
+
+
+def test_pipx_installs_the_wheel_as_the_readme_says(built: Built) -> None:
+    """The README's ``pipx install ./aardcheck-VERSION-py3-none-any.whl``, verbatim, next
+    to the built wheel (its version in the README is the project's; pipx takes a bare
+    file name for a package name, hence ``./``)."""
+    command = quick_start("pipx install ./aardcheck-")
+    assert command == f"pipx install ./{built.wheel.name}"
+    pipx = {"PIPX_HOME": str(built.work / "pipx"), "PIPX_BIN_DIR": str(built.work / "pipx-bin")}
+    done = run(["bash", "-c", command], env=clean_env(**pipx), cwd=built.wheel.parent)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    version = run([built.work / "pipx-bin" / "aardcheck", "--version"], env=clean_env())
+    assert version.stdout == f"aardcheck {PYPROJECT['version']}\n"
