@@ -27,6 +27,7 @@ packages=(
     busybox-static dnsutils iproute2 python3-venv python3-pip
     systemd # systemd-analyze verify checks the unit files (no running systemd needed)
     prometheus # promtool checks monitoring/'s rules and the metrics (no server started)
+    prometheus-node-exporter # tests/monitoring: the textfile path end to end
     pipx       # tests/install: the pipx install path
     sudo       # tests/install: the README's `sudo scripts/install.sh check` for a user
 )
