@@ -72,8 +72,10 @@ class ContainerTransit:
 
     _finished: dict[str, float] = field(default_factory=dict)
     _begun: dict[str, float] = field(default_factory=dict)
+    _last_event: float = float("-inf")
 
     def note(self, action: str, container_id: str, now: float) -> None:
+        self._last_event = max(self._last_event, now)
         self._begun.pop(container_id, None)
         self._finished.pop(container_id, None)  # a restarted container is live again
         if action in FINISHED:
@@ -86,7 +88,11 @@ class ContainerTransit:
         return frozenset(cid for cid, at in list(self._finished.items()) if at <= when)
 
     def busy_at(self, when: float) -> bool:
-        """Whether a container was in the middle of a change at ``when``."""
+        """Whether a container was in the middle of a change at ``when``, or podman
+        reported a change since ``when`` (a check that started then may have seen half of
+        it: its listing before, its probe after)."""
+        if self._last_event >= when:
+            return True
         return any(at <= when < at + TRANSIT_MAX for at in list(self._begun.values()))
 
 

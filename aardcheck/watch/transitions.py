@@ -12,8 +12,9 @@ Where podman already said so, no waiting is needed: a finding about a container 
 cleanup podman reported finished (``finished``: its ``cleanup`` or ``remove`` event came
 before the check started) is settled at once; the timer covers what events do not. And
 while podman is *busy* - a container began a transition (created, initialised, died) that
-has not ended (started, cleaned up, removed) - the timer waits, up to ``MAX_WAIT``: on a
-loaded host a container's start can take seconds between its line and its listing.
+has not ended (started, cleaned up, removed), or podman reported a change while the check
+ran (its listing may predate the change, its probe follow it) - the timer waits, up to
+``MAX_WAIT``: on a loaded host a start takes seconds between its line and its listing.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aardcheck.sources.netns import processes_named
 from tests.realpodman import PodmanHost, run_aardcheck
 from tests.realpodman.proc import HarnessError
 from tests.soak.ledger import Identity, Planted, Sample, identity, judge, summary
@@ -66,6 +67,9 @@ class Soak:
         self.namespaces: set[NamespaceId] = set()
         self.sandbox_keys: list[str] = []
         self.watcher: WatchProcess | None = None
+        #: when the aardvark-dns serving these networks was seen replaced (real outages)
+        self.resolver_restarts: list[float] = []
+        self._resolver_pids = self._aardvark_pids()
 
     # ---- containers -------------------------------------------------------------------
 
@@ -162,6 +166,24 @@ class Soak:
                 p.repaired = time.monotonic()
                 self.counts["repaired"] += 1
 
+    def _aardvark_pids(self) -> frozenset[int]:
+        """The aardvark-dns processes of this host's podman (root's in our netns, or
+        the rootless user's)."""
+        uid = self.host.user.uid if self.host.user else 0
+        ours = os.readlink("/proc/self/ns/net")
+        found = set()
+        for pid in processes_named("aardvark-dns", uid):
+            with contextlib.suppress(OSError):
+                if uid or os.readlink(f"/proc/{pid}/ns/net") == ours:
+                    found.add(pid)
+        return frozenset(found)
+
+    def _watch_resolver(self) -> None:
+        pids = self._aardvark_pids()
+        if pids - self._resolver_pids:  # a new one: the old died or was killed
+            self.resolver_restarts.append(time.monotonic())
+        self._resolver_pids = pids
+
     # ---- resources --------------------------------------------------------------------
 
     def _sample(self) -> None:
@@ -209,6 +231,7 @@ class Soak:
             else:
                 self._churn_once()
             self._repair_detected()
+            self._watch_resolver()
         self._sample()
         return self.finish()
 
@@ -227,6 +250,7 @@ class Soak:
             self.planted,
             time.monotonic(),
             self._cold_findings(),
+            self.resolver_restarts,
         )
         result = summary(verdict, self.samples, self.counts)
         for net in self.nets:
@@ -240,6 +264,7 @@ class Soak:
         pids = watcher_pids(self.watcher.watcher_pid())
         result["pinned"] = namespace_references(pids, self.namespaces, self.sandbox_keys)
         result["containers_seen"] = len(self.namespaces)
+        result["aardvark_restarts_seen"] = len(self.resolver_restarts)
         return result
 
     def _cold_findings(self) -> set[Identity]:

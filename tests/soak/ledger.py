@@ -22,6 +22,8 @@ MISS_AFTER = 30.0
 #: A finding about a repaired line may still appear this long after the repair (a check
 #: that started before it).
 AFTER_REPAIR = 5.0
+#: A resolver-down this close to an aardvark-dns restart was a real outage.
+RESTART_WINDOW = 15.0
 
 
 @dataclass
@@ -84,8 +86,11 @@ def judge(
     planted: Sequence[Planted],
     end: float,
     confirmed: Collection[Identity] = (),
+    resolver_restarts: Sequence[float] = (),
 ) -> Verdict:
-    """Classify the watcher's JSON transitions (arrival time, document)."""
+    """Classify the watcher's JSON transitions (arrival time, document).
+    ``resolver_restarts``: when the aardvark-dns process was seen replaced - a
+    ``resolver-down`` near one was a real outage, not a false alarm."""
     verdict = Verdict()
     docs = list(transitions)
     last_event = {identity(d.get("finding") or {}): d.get("event") for _, d in docs}
@@ -97,6 +102,11 @@ def judge(
         ident = identity(finding)
         if not owners and ident in confirmed and last_event.get(ident) == "appeared":
             verdict.real[ident[0]] += 1
+            continue
+        if ident[0] == "resolver-down" and any(
+            abs(at - r) <= RESTART_WINDOW for r in resolver_restarts
+        ):
+            verdict.real["resolver-down (aardvark-dns restarted)"] += 1
             continue
         if not owners:
             verdict.false_alarms[str(finding.get("kind"))] += 1

@@ -6,7 +6,16 @@ from typing import Any
 
 import pytest
 
-from tests.soak.ledger import MISS_AFTER, Planted, Sample, identity, judge, percentile, trend
+from tests.soak.ledger import (
+    MISS_AFTER,
+    RESTART_WINDOW,
+    Planted,
+    Sample,
+    identity,
+    judge,
+    percentile,
+    trend,
+)
 
 CID = "ab" * 32
 
@@ -82,3 +91,10 @@ def test_percentile_and_trend() -> None:
     assert percentile([1.0, 2.0, 3.0, 4.0, 5.0], 0.95) == 5.0
     samples = [Sample(float(i), 100, 0.0, 10 + (i >= 6), 0) for i in range(9)]
     assert trend(samples, "fds") == {"first": 10, "last": 11, "growth": 1, "max": 11}
+
+
+def test_a_resolver_down_near_an_aardvark_restart_was_a_real_outage() -> None:
+    down = (30.0, doc("appeared", "resolver-down", address="10.0.0.1"))
+    assert not judge([down], [], end=40.0, resolver_restarts=[26.0]).false_alarms
+    far = judge([down], [], end=40.0, resolver_restarts=[26.0 - RESTART_WINDOW - 10])
+    assert far.false_alarms["resolver-down"] == 1
