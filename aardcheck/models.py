@@ -409,6 +409,8 @@ class CheckContext:
     podman_version: str = ""
     api_url: str = ""
     private_api: bool = False
+    #: podman's ``host.networkBackend``: ``netavark`` (aardvark-dns) or ``cni`` (dnsname).
+    network_backend: str = "netavark"
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,9 +419,16 @@ class CheckResult:
     findings: tuple[Finding, ...]
     context: CheckContext
     duration_s: float = 0.0
+    #: Networks whose names the CNI ``dnsname`` plugin serves (orphan directories too).
+    dnsname_networks: tuple[str, ...] = ()
 
     @property
     def checked_networks(self) -> tuple[str, ...]:
         names = {f.network for f in self.snapshot.directory.files}
         names |= {n.name for n in self.snapshot.podman.networks if n.dns_enabled}
+        names |= set(self.dnsname_networks)
         return tuple(sorted(n for n in names if self.snapshot.wants(n)))
+
+    def backend_of(self, network: str) -> str:
+        """Which resolver serves the network's names: ``aardvark-dns`` or ``dnsname``."""
+        return "dnsname" if network in self.dnsname_networks else "aardvark-dns"
