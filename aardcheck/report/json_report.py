@@ -57,9 +57,11 @@ def document(result: CheckResult, exit_code: int) -> dict[str, Any]:
             "aardvark_version": str(snap.aardvark_version),
             "api_url": ctx.api_url,
             "private_api": ctx.private_api,
+            "network_backend": ctx.network_backend,
         },
         "checked": {
             "networks": list(result.checked_networks),
+            "backends": {n: result.backend_of(n) for n in result.checked_networks},
             "files": len(snap.directory.files),
             "containers": len(snap.podman.containers),
             "probed": snap.probed,

@@ -22,8 +22,13 @@ def _line(f: Finding) -> str:
 
 def render(result: CheckResult, exit_code: int) -> str:
     snap, ctx = result.snapshot, result.context
+    resolver = (
+        "CNI backend (dnsname)"
+        if ctx.network_backend == "cni"
+        else f"aardvark {snap.aardvark_version}"
+    )
     out = [
-        f"aardcheck: {ctx.scope} run dir {escape(ctx.run_dir)}, aardvark {snap.aardvark_version}"
+        f"aardcheck: {ctx.scope} run dir {escape(ctx.run_dir)}, {resolver}"
         + (f", podman {ctx.podman_version}" if ctx.podman_version else "")
     ]
     by_net: dict[str, list[Finding]] = defaultdict(list)
@@ -32,7 +37,9 @@ def render(result: CheckResult, exit_code: int) -> str:
     for net in result.checked_networks:
         findings = by_net.pop(net, [])
         status = f"{len(findings)} finding(s)" if findings else "ok"
-        out.append(f"network {escape(net)}: {status}")
+        # aardvark networks keep the plain form; dnsname ones say which resolver they use
+        backend = " (dnsname)" if result.backend_of(net) == "dnsname" else ""
+        out.append(f"network {escape(net)}{backend}: {status}")
         out.extend(_line(f) for f in findings)
     for net, findings in sorted(by_net.items()):
         out.append(f"{escape(net)}:")
