@@ -151,8 +151,10 @@ def _check_selection(snapshot: Snapshot, wanted: Sequence[str]) -> None:
         )
 
 
-def gather(session: PodmanSession, options: CheckOptions) -> tuple[Snapshot, HostInfo, RunDir]:
-    info = session.host_info()
+def gather(
+    session: PodmanSession, options: CheckOptions, info: HostInfo | None = None
+) -> tuple[Snapshot, HostInfo, RunDir]:
+    info = info or session.host_info()
     if info.network_backend and info.network_backend != "netavark":
         raise EnvironmentUnavailable(
             f"podman uses the {info.network_backend} network backend: there is no aardvark-dns "
@@ -185,7 +187,13 @@ def gather(session: PodmanSession, options: CheckOptions) -> tuple[Snapshot, Hos
 
 def check_with(session: PodmanSession, options: CheckOptions) -> CheckResult:
     started = time.monotonic()
-    snapshot, info, run_dir = gather(session, options)
+    info = session.host_info()
+    if info.network_backend == "cni":
+        # podman 3.x/4.x with CNI: the dnsname plugin's dnsmasq serves the names
+        from aardcheck.cni_check import check_cni
+
+        return check_cni(session, options, info)
+    snapshot, info, run_dir = gather(session, options, info)
     findings = analyse(snapshot, ignore=options.ignore)
     return CheckResult(
         snapshot=snapshot,

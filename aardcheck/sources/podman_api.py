@@ -96,6 +96,10 @@ def _owner(path: Path) -> int:
         return os.geteuid()
 
 
+#: The dnsname CNI plugin's rootful directory: its presence makes the backend ambiguous.
+_ROOTFUL_DNSNAME = Path("/run/containers/cni/dnsname")
+
+
 def default_socket_url() -> str:
     """Where podman's API listens by default for this user (podman-py guesses wrong for root)."""
     if env := os.environ.get("CONTAINER_HOST"):
@@ -278,8 +282,9 @@ class PodmanSession:
         except OSError:
             return None
         if uid == 0:
-            # only netavark's aardvark-dns writes this directory: it is not a CNI host
-            if not (ROOTFUL_RUN_DIR / "aardvark-dns").is_dir():
+            # only netavark's aardvark-dns writes this directory: it is not a CNI host -
+            # unless the dnsname CNI plugin has run here too (a store configured for CNI)
+            if not (ROOTFUL_RUN_DIR / "aardvark-dns").is_dir() or _ROOTFUL_DNSNAME.is_dir():
                 return None
             return HostInfo(version, False, Path("/run/containers/storage"), "netavark", 0)
         found = [r for r in _rootless_run_roots(uid) if (r / "networks" / "aardvark-dns").is_dir()]

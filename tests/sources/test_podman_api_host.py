@@ -40,6 +40,8 @@ def test_rootful_from_headers_without_a_request(
         pytest.skip("a root-owned socket needs root")
     (tmp_path / "run" / "aardvark-dns").mkdir(parents=True)
     monkeypatch.setattr(podman_api, "ROOTFUL_RUN_DIR", tmp_path / "run")
+    # a CNI test on this host may have a dnsname directory right now (tests/cni)
+    monkeypatch.setattr(podman_api, "_ROOTFUL_DNSNAME", tmp_path / "no-dnsname")
     info = session(sock, HEADERS).host_info()
     assert (info.podman_version, info.rootless, info.network_backend) == (
         "4.3.1",

@@ -1,0 +1,40 @@
+"""The backend comes from podman: a rootful host where the dnsname plugin has run is
+ambiguous from the outside, so the check asks ``GET /info`` instead of guessing netavark."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aardcheck.errors import EnvironmentUnavailable
+from aardcheck.sources import podman_api
+from aardcheck.sources.podman_api import PodmanSession
+
+HEADERS = {"server": "Libpod/4.3.1 (linux)", "libpod-api-version": "4.3.1"}
+
+
+@pytest.fixture
+def sock(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "api.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as bound:
+        bound.bind(str(path))
+        yield path
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a root-owned socket needs root")
+def test_dnsname_directory_makes_the_check_ask_info(
+    sock: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "run" / "aardvark-dns").mkdir(parents=True)
+    (tmp_path / "dnsname").mkdir()
+    monkeypatch.setattr(podman_api, "ROOTFUL_RUN_DIR", tmp_path / "run")
+    monkeypatch.setattr(podman_api, "_ROOTFUL_DNSNAME", tmp_path / "dnsname")
+    made = PodmanSession(f"unix://{sock}", timeout=1, private=False)
+    made._headers = dict(HEADERS)
+    # nobody answers on the socket: asking /info is the only way this can fail
+    with pytest.raises(EnvironmentUnavailable, match="/info"):
+        made.host_info()
