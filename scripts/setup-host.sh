@@ -30,6 +30,8 @@ packages=(
     prometheus-node-exporter # tests/monitoring: the textfile path end to end
     pipx       # tests/install: the pipx install path
     sudo       # tests/install: the README's `sudo scripts/install.sh check` for a user
+    # tests/cni: podman 4.3's CNI backend with the dnsname plugin (and its dnsmasq)
+    containernetworking-plugins golang-github-containernetworking-plugin-dnsname dnsmasq-base
 )
 missing=()
 for package in "${packages[@]}"; do
