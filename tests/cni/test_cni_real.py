@@ -1,0 +1,80 @@
+"""The CNI backend on real podman 4.3.1 (rootful, dnsname 1.3.1, dnsmasq 2.90).
+
+A stale line made the way the field makes it - a container whose network namespace
+vanished, so podman's teardown never reached the dnsname plugin - found by ``check``,
+which names the network's backend in JSON and text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from tests.cni.cni_host import CniHost, cni_unavailable_reason
+from tests.realpodman import HarnessSession, in_ci, run_aardcheck
+
+pytestmark = pytest.mark.podman
+
+
+@pytest.fixture(scope="module")
+def cni_host(harness_session: HarnessSession) -> Iterator[CniHost]:
+    reason = cni_unavailable_reason()
+    if reason:
+        # podman 5 has no CNI at all; anywhere else a missing piece is a broken CI setup
+        if in_ci() and "podman 5" not in reason:
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    host = CniHost(harness_session)
+    try:
+        host.ensure_image()
+        yield host
+    finally:
+        host.cleanup()
+
+
+def _nslookup(host: CniHost, container: str, name: str, server: str) -> set[str]:
+    out = host.podman("exec", container, "nslookup", name, server, check=False).stdout
+    answers = out.split(f"Name:\t{name}", 1)[-1] if f"Name:\t{name}" in out else ""
+    return set(re.findall(r"Address: ([0-9.]+)", answers))
+
+
+def _check(host: CniHost, url: str, net: str, *extra: str) -> tuple[int, str]:
+    proc = run_aardcheck(
+        "check", "--url", url, "--network", net, *extra, host=host, env=host.aardcheck_env(url)
+    )
+    assert proc.returncode in (0, 1), proc.stderr
+    return proc.returncode, proc.stdout
+
+
+def test_naturally_stale_line_is_found_with_its_backend(cni_host: CniHost) -> None:
+    host = cni_host
+    net = host.cni_network("dn")
+    old = host.run(host.session.new_name("old"), {net: ["app"]})
+    assert host.make_vanished_netns_stale(old.name) == [net]
+    new = host.run(host.session.new_name("new"), {net: ["app"]})
+    dead_ip, live_ip = old.ips[net], new.ips[net]
+    gateway = host.gateway(net)
+    # the field symptom: the plugin's dnsmasq answers the dead address beside the live one
+    assert _nslookup(host, new.name, "app", gateway) == {dead_ip, live_ip}
+
+    with host.api_service() as url:
+        code, out = _check(host, url, net, "--format", "json")
+        doc = json.loads(out)
+        assert code == 1
+        assert doc["host"]["network_backend"] == "cni"
+        assert doc["checked"]["backends"] == {net: "dnsname"}
+        found = {(f["kind"], f["name"], f["address"]) for f in doc["findings"]}
+        assert ("dead-entry", old.name, dead_ip) in found, doc["findings"]
+        assert ("dns-mismatch", "app", dead_ip) in found, doc["findings"]
+        assert not any(f["address"] == live_ip for f in doc["findings"]), doc["findings"]
+        dead = next(f for f in doc["findings"] if f["kind"] == "dead-entry")
+        assert dead["path"] == str(host.dnsname_dir(net) / "addnhosts")
+        assert doc["checked"]["probed"] and any(p["name"] == "app" for p in doc["probes"])
+
+        code, text = _check(host, url, net)
+        assert code == 1
+        assert f"network {net} (dnsname):" in text and "CNI backend (dnsname)" in text
+        assert "dead-entry" in text and dead_ip in text
