@@ -163,8 +163,11 @@ class Soak:
                         )
                         if done.returncode in (0, 1):
                             break
-                p.repaired = time.monotonic()
-                self.counts["repaired"] += 1
+                # Repaired only once the line is gone (fix leaves an unknown-entry, whose
+                # address still answers, alone): until then it stays true.
+                if not any(p.container_id in self.host.aardvark_ids(n) for n in p.networks):
+                    p.repaired = time.monotonic()
+                    self.counts["repaired"] += 1
 
     def _aardvark_pids(self) -> frozenset[int]:
         """The aardvark-dns processes of this host's podman (root's in our netns, or
@@ -197,10 +200,12 @@ class Soak:
             fds = len(os.listdir(f"/proc/{pid}/fd"))
         except (OSError, ValueError, IndexError):
             return
-        child_fds = 0
+        child_fds = 0  # not counting netns fds: a check's listing holds those until it ends
         for child in watcher_pids(pid)[1:]:
             with contextlib.suppress(OSError):
-                child_fds += len(os.listdir(f"/proc/{child}/fd"))
+                for fd in os.listdir(f"/proc/{child}/fd"):
+                    with contextlib.suppress(OSError):
+                        child_fds += "/netns/" not in os.readlink(f"/proc/{child}/fd/{fd}")
         self.samples.append(Sample(time.monotonic(), rss, cpu, fds, child_fds))
 
     # ---- the run ----------------------------------------------------------------------
@@ -265,6 +270,16 @@ class Soak:
         result["pinned"] = namespace_references(pids, self.namespaces, self.sandbox_keys)
         result["containers_seen"] = len(self.namespaces)
         result["aardvark_restarts_seen"] = len(self.resolver_restarts)
+        t0 = self.samples[0].at if self.samples else 0.0
+        result["planted_lines"] = [
+            {
+                "container": p.container_id[:12],
+                "recipe_s": round(p.ended - p.started, 2),
+                "at_s": round(p.ended - t0, 1),
+                "detected_after_s": round(p.detected - p.ended, 2) if p.detected else None,
+            }
+            for p in self.planted
+        ]
         return result
 
     def _cold_findings(self) -> set[Identity]:

@@ -59,7 +59,7 @@ class Sample:
     rss_kib: int
     cpu_s: float
     fds: int
-    #: fds of the watcher's child processes (its private API services)
+    #: fds of the watcher's child processes (its private API services), netns ones aside
     child_fds: int
 
 
