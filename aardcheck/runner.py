@@ -285,6 +285,10 @@ def run_fix(
 
     with connect(options.check.url) as session:
         before = check_with(session, options.check)
+        if before.context.network_backend == "cni":
+            from aardcheck.cni_fix import fix_cni
+
+            return fix_cni(session, before, options, confirm)
         plan = build_plan(
             before.snapshot,
             before.findings,

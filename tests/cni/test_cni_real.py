@@ -78,3 +78,39 @@ def test_naturally_stale_line_is_found_with_its_backend(cni_host: CniHost) -> No
         assert code == 1
         assert f"network {net} (dnsname):" in text and "CNI backend (dnsname)" in text
         assert "dead-entry" in text and dead_ip in text
+
+
+def test_fix_prunes_the_dead_line_under_the_plugins_lock_and_dnsmasq_reloads(
+    cni_host: CniHost,
+) -> None:
+    host = cni_host
+    net = host.cni_network("fx")
+    old = host.run(host.session.new_name("old"), {net: ["app"]})
+    host.make_vanished_netns_stale(old.name)
+    new = host.run(host.session.new_name("new"), {net: ["app"]})
+    dead_ip, live_ip = old.ips[net], new.ips[net]
+    gateway = host.gateway(net)
+    hosts = host.dnsname_dir(net) / "addnhosts"
+    inode = hosts.stat().st_ino
+    pid = int((host.dnsname_dir(net) / "pidfile").read_text())
+
+    with host.api_service() as url:
+        env = host.aardcheck_env(url)
+        dry = run_aardcheck("fix", "--url", url, "--network", net, "--dry-run", host=host, env=env)
+        assert dry.returncode == 1 and "prune" in dry.stdout, dry.stdout + dry.stderr
+        assert hosts.stat().st_ino == inode, "--dry-run changed the file"
+
+        proc = run_aardcheck(
+            "fix", "--url", url, "--network", net, "--yes", "--format", "json", host=host, env=env
+        )
+        doc = json.loads(proc.stdout)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert [c["status"] for c in doc["changes"]] == ["done"], doc["changes"]
+        assert doc["after"]["findings"] == []
+    lines = host.hosts_lines(net)
+    assert not any(f"\t{old.name}\t" in f"{ln}\t" for ln in lines), lines
+    assert any(f"\t{new.name}\t" in f"{ln}\t" for ln in lines), lines
+    # the same dnsmasq, reloaded (not restarted): only the live address is served now
+    assert int((host.dnsname_dir(net) / "pidfile").read_text()) == pid
+    assert _nslookup(host, new.name, "app", gateway) == {live_ip}
+    assert dead_ip not in _nslookup(host, new.name, "app", gateway)

@@ -1,0 +1,51 @@
+"""``fix`` on a CNI podman: plan -> (confirm) -> apply under dnsname's lock -> verify.
+
+dnsmasq answers addnhosts names with TTL 0, so no consumer keeps a stale answer and the
+plan never lists containers to restart. The re-create strategy is aardvark's only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from aardcheck.dnsname.repair_plan import build_dnsname_plan
+from aardcheck.errors import UsageError
+from aardcheck.models import CheckResult
+from aardcheck.repair.dnsname_apply import apply_dnsname_plan
+from aardcheck.repair.outcome import FixResult
+from aardcheck.repair.plan import RepairPlan, Strategy
+from aardcheck.sources.podman_api import PodmanSession
+
+if TYPE_CHECKING:
+    from aardcheck.runner import FixOptions
+
+
+def fix_cni(
+    session: PodmanSession,
+    before: CheckResult,
+    options: FixOptions,
+    confirm: Callable[[RepairPlan], bool],
+) -> FixResult:
+    if options.strategy is Strategy.RECREATE or options.recreate:
+        raise UsageError("--strategy recreate re-creates aardvark networks only, not dnsname ones")
+    plan = build_dnsname_plan(before)
+    if plan.empty or options.dry_run or not confirm(plan):
+        return FixResult(before, plan)
+
+    def network_exists(name: str) -> bool:
+        return any(n.name == name for n in session.state().networks)
+
+    changes = apply_dnsname_plan(
+        plan,
+        before.findings,
+        containers=session.container_states,
+        network_exists=network_exists,
+        lock_timeout=options.lock_timeout,
+    )
+    # dnsmasq re-reads addnhosts when it gets SIGHUP: one check shows the result
+    from aardcheck.runner import check_with
+
+    verify = replace(options.check, networks=frozenset(plan.networks), strict_selection=False)
+    return FixResult(before, plan, changes, check_with(session, verify), applied=True)

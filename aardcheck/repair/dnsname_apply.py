@@ -1,0 +1,197 @@
+"""Apply a dnsname repair plan the way the plugin edits its own files.
+
+Per network directory, as ``dnsname`` does for every add and delete (``main.go``):
+take the exclusive ``flock`` on ``DIR/lock`` (bounded wait here), re-read ``addnhosts``
+and podman's containers *under the lock*, drop only lines still proven stale, write a
+temp file in the same directory (same mode) and rename it over ``addnhosts``, then
+SIGHUP the network's dnsmasq - only a pid whose ``/proc/PID/comm`` is ``dnsmasq`` and
+whose command line names this directory's ``dnsmasq.conf``. An orphan directory's
+dnsmasq gets SIGTERM and the directory is removed, under the same lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import shutil
+import signal
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+from aardcheck.dnsname.checks import owner_of
+from aardcheck.dnsname.hosts_format import parse_hosts, render_without
+from aardcheck.dnsname.model import CONF_FILE, HOSTS_FILE, LOCK_FILE, PID_FILE
+from aardcheck.errors import AardcheckError
+from aardcheck.models import Container, Finding, Kind
+from aardcheck.repair.outcome import Change
+from aardcheck.repair.plan import DeleteFile, PruneLines, RepairPlan
+from aardcheck.sources.aardvark_files import UnreadableFile, read_network_file
+
+Containers = Callable[[], Sequence[Container]]
+
+
+class LockBusy(AardcheckError):
+    """The plugin (or another repair) held the network's lock past the wait."""
+
+
+@contextlib.contextmanager
+def dnsname_lock(directory: Path, timeout: float) -> Iterator[None]:
+    """The plugin's own lock: ``flock(LOCK_EX)`` on ``DIR/lock`` (created 0750 if missing,
+    as go-filemutex does); never follows a symlink."""
+    fd = os.open(
+        directory / LOCK_FILE, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o750
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as err:
+                if err.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() > deadline:
+                    raise LockBusy(f"{directory / LOCK_FILE} held past {timeout:.0f} s") from err
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
+
+
+def dnsmasq_of(directory: Path) -> int | None:
+    """The pid in ``DIR/pidfile`` when it is this directory's dnsmasq, else None."""
+    try:
+        pid = int(read_network_file(directory / PID_FILE, 64).decode("ascii").strip())
+        comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (UnreadableFile, OSError, ValueError):
+        return None
+    wanted = f"--conf-file={directory / CONF_FILE}".encode()
+    return pid if pid > 1 and comm == "dnsmasq" and wanted in argv else None
+
+
+def _write_beside(path: Path, content: bytes) -> None:
+    """Replace ``path`` atomically with a temp file of the same mode in its directory."""
+    info = os.lstat(path)
+    temp = path.with_name(f".{path.name}.aardcheck-{os.getpid()}")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, info.st_mode & 0o7777)
+    try:
+        os.write(fd, content)
+        os.fchown(fd, info.st_uid, info.st_gid)
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        temp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    os.rename(temp, path)
+
+
+def _stale_lines(
+    content: bytes, wanted: Sequence[Finding], containers: Sequence[Container]
+) -> set[int]:
+    """Line numbers still proven stale now (re-parsed, re-checked against podman)."""
+    by_name = {c.name: c for c in containers if c.owns_network}
+    lines = parse_hosts(content)
+    drop: set[int] = set()
+    for f in wanted:
+        same = [
+            ln
+            for ln in lines
+            if ln.defect is None and ln.name == f.name and str(ln.address) == f.address
+        ]
+        if f.kind is Kind.DUPLICATE_ENTRY:
+            drop.update(ln.line_no for ln in same[1:])
+            continue
+        for ln in same:
+            owner = owner_of(ln, by_name)
+            # a container of that name started meanwhile keeps its line
+            gone = owner is None
+            stopped = owner is not None and not owner.running
+            if (f.kind is Kind.DEAD_ENTRY and gone) or (f.kind is Kind.STOPPED_ENTRY and stopped):
+                drop.add(ln.line_no)
+    return drop
+
+
+def _prune(
+    directory: Path, wanted: Sequence[Finding], containers: Containers, timeout: float
+) -> Change:
+    path = directory / HOSTS_FILE
+    with dnsname_lock(directory, timeout):
+        before = read_network_file(path)
+        drop = _stale_lines(before, wanted, containers())
+        if not drop:
+            return Change(
+                "prune", directory.name, str(path), "skipped", "no line is stale any more"
+            )
+        after = render_without(before, frozenset(drop))
+        _write_beside(path, after)
+        pid = dnsmasq_of(directory)
+        if pid is not None:
+            os.kill(pid, signal.SIGHUP)  # dnsmasq re-reads addn-hosts only on SIGHUP
+        lines = ",".join(map(str, sorted(drop)))
+        detail = f"line(s) {lines}; " + (f"SIGHUP dnsmasq {pid}" if pid else "no dnsmasq running")
+        return Change(
+            "prune",
+            directory.name,
+            str(path),
+            "done",
+            detail,
+            before.decode("utf-8", "backslashreplace"),
+            after.decode("utf-8", "backslashreplace"),
+        )
+
+
+def _delete(directory: Path, network_exists: Callable[[str], bool], timeout: float) -> Change:
+    if network_exists(directory.name):
+        return Change(
+            "delete", directory.name, str(directory), "skipped", "the network exists again"
+        )
+    with dnsname_lock(directory, timeout):
+        pid = dnsmasq_of(directory)
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)
+        shutil.rmtree(directory)
+    return Change(
+        "delete",
+        directory.name,
+        str(directory),
+        "done",
+        f"stopped dnsmasq {pid}" if pid else "no dnsmasq running",
+    )
+
+
+def apply_dnsname_plan(
+    plan: RepairPlan,
+    findings: Sequence[Finding],
+    *,
+    containers: Containers,
+    network_exists: Callable[[str], bool],
+    lock_timeout: float = 30.0,
+) -> tuple[Change, ...]:
+    """Every action of ``plan``; a failure is a logged change, the others still run."""
+    changes: list[Change] = []
+    prunes: dict[Path, list[Finding]] = {}
+    for action in plan.actions:
+        if isinstance(action, PruneLines):
+            for f in findings:
+                if (f.network, f.path, f.line_no, str(f.kind)) == (
+                    action.network,
+                    action.path,
+                    action.line_nos[0],
+                    action.reason,
+                ):
+                    prunes.setdefault(Path(action.path).parent, []).append(f)
+    for directory, wanted in sorted(prunes.items()):
+        try:
+            changes.append(_prune(directory, wanted, containers, lock_timeout))
+        except (AardcheckError, OSError) as err:
+            changes.append(Change("prune", directory.name, str(directory), "failed", str(err)))
+    for action in plan.actions:
+        if isinstance(action, DeleteFile):
+            try:
+                changes.append(_delete(Path(action.path), network_exists, lock_timeout))
+            except (AardcheckError, OSError) as err:
+                changes.append(Change("delete", action.network, action.path, "failed", str(err)))
+    return tuple(changes)
