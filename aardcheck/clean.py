@@ -163,12 +163,23 @@ def run_clean(
                 return CleanResult(RepairPlan((), ()), dry_run=dry_run)
             options = replace(options, networks=wanted)
         before = check_with(session, options)
-        plan = unambiguous(build_plan(before.snapshot, before.findings))
+        cni = before.context.network_backend == "cni"
+        if cni:  # dnsname networks: the same rule, the plugin's lock and reload
+            from aardcheck.dnsname.repair_plan import build_dnsname_plan
+
+            plan = unambiguous(build_dnsname_plan(before))
+        else:
+            plan = unambiguous(build_plan(before.snapshot, before.findings))
         if plan.empty or dry_run:
             return CleanResult(plan, dry_run=dry_run, findings=before.findings)
-        access = host_access(
-            session, before.snapshot.directory.run_dir, before.snapshot.aardvark_version
-        )
-        changes = apply_plan(plan, access)
+        if cni:
+            from aardcheck.cni_fix import apply_cni
+
+            changes = apply_cni(session, plan, before.findings)
+        else:
+            access = host_access(
+                session, before.snapshot.directory.run_dir, before.snapshot.aardvark_version
+            )
+            changes = apply_plan(plan, access)
         after = check_with(session, options).findings if recheck else before.findings
         return CleanResult(plan, changes, findings=after)

@@ -6,20 +6,42 @@ plan never lists containers to restart. The re-create strategy is aardvark's onl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from aardcheck.dnsname.repair_plan import build_dnsname_plan
 from aardcheck.errors import UsageError
-from aardcheck.models import CheckResult
+from aardcheck.models import CheckResult, Finding
 from aardcheck.repair.dnsname_apply import apply_dnsname_plan
-from aardcheck.repair.outcome import FixResult
+from aardcheck.repair.outcome import Change, FixResult
 from aardcheck.repair.plan import RepairPlan, Strategy
 from aardcheck.sources.podman_api import PodmanSession
 
 if TYPE_CHECKING:
     from aardcheck.runner import FixOptions
+
+
+def apply_cni(
+    session: PodmanSession,
+    plan: RepairPlan,
+    findings: Sequence[Finding],
+    *,
+    lock_timeout: float = 30.0,
+) -> tuple[Change, ...]:
+    """Apply a dnsname plan with podman's answers re-read under the plugin's lock
+    (shared by ``fix``, ``clean`` and the watcher)."""
+
+    def network_exists(name: str) -> bool:
+        return any(n.name == name for n in session.state().networks)
+
+    return apply_dnsname_plan(
+        plan,
+        findings,
+        containers=session.container_states,
+        network_exists=network_exists,
+        lock_timeout=lock_timeout,
+    )
 
 
 def fix_cni(
@@ -33,17 +55,7 @@ def fix_cni(
     plan = build_dnsname_plan(before)
     if plan.empty or options.dry_run or not confirm(plan):
         return FixResult(before, plan)
-
-    def network_exists(name: str) -> bool:
-        return any(n.name == name for n in session.state().networks)
-
-    changes = apply_dnsname_plan(
-        plan,
-        before.findings,
-        containers=session.container_states,
-        network_exists=network_exists,
-        lock_timeout=options.lock_timeout,
-    )
+    changes = apply_cni(session, plan, before.findings, lock_timeout=options.lock_timeout)
     # dnsmasq re-reads addnhosts when it gets SIGHUP: one check shows the result
     from aardcheck.runner import check_with
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.cni.cni_host import CniHost, cni_unavailable_reason
-from tests.realpodman import HarnessSession, in_ci, run_aardcheck
+from tests.realpodman import HarnessSession, in_ci, run_aardcheck, wait_until
 
 pytestmark = pytest.mark.podman
 
@@ -114,3 +115,26 @@ def test_fix_prunes_the_dead_line_under_the_plugins_lock_and_dnsmasq_reloads(
     assert int((host.dnsname_dir(net) / "pidfile").read_text()) == pid
     assert _nslookup(host, new.name, "app", gateway) == {live_ip}
     assert dead_ip not in _nslookup(host, new.name, "app", gateway)
+
+
+def test_clean_prunes_the_dead_line_and_removes_the_orphan_directory(cni_host: CniHost) -> None:
+    host = cni_host
+    net, gone = host.cni_network("cl"), host.cni_network("cg")
+    dead = host.run(host.session.new_name("dead"), {net: ["app"]})
+    keep = host.run(host.session.new_name("keep"), {net: []})
+    left = host.run(host.session.new_name("left"), {gone: []})
+    host.make_vanished_netns_stale(dead.name)
+    host.make_vanished_netns_stale(left.name)
+    # `network rm -f` leaves the plugin's directory, its stale line and its dnsmasq
+    host.podman("network", "rm", "-f", gone, timeout=90)
+    orphan_pid = int((host.dnsname_dir(gone) / "pidfile").read_text())
+    assert Path(f"/proc/{orphan_pid}").exists()
+
+    with host.api_service() as url:
+        proc = run_aardcheck("clean", "--url", url, host=host, env=host.aardcheck_env(url))
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = host.hosts_lines(net)
+    assert not any(f"\t{dead.name}\t" in f"{ln}\t" for ln in lines), lines
+    assert any(f"\t{keep.name}\t" in f"{ln}\t" for ln in lines), lines
+    assert not host.dnsname_dir(gone).exists()
+    wait_until(lambda: not Path(f"/proc/{orphan_pid}").exists(), timeout=5, what="dnsmasq to stop")
