@@ -134,3 +134,22 @@ def check_cni(session: PodmanSession, options: CheckOptions, info: HostInfo) -> 
             )
         ),
     )
+
+
+def dnsname_directory(options: CheckOptions, info: HostInfo) -> DnsDirectory:
+    """The plugin's networks in the shape ``preflight`` reads leftovers from: one empty
+    ``NetworkFile`` per ``dnsname/NET/`` (its name is what a re-created network takes
+    over; its addresses say nothing about other networks - each dnsmasq serves only its
+    own bridge - so none are given)."""
+    from aardcheck.models import NetworkFile
+
+    path = dnsname_dir(options, info)
+    root = read_dnsname_root(path)
+    scope = Scope.ROOTLESS if info.rootless else Scope.ROOTFUL
+    files = tuple(
+        NetworkFile(
+            path=d.path, network=d.network, internal=False, content=b"", header=None, entries=()
+        )
+        for d in root.networks
+    )
+    return DnsDirectory(run_dir=RunDir(path, scope, info.uid), exists=root.exists, files=files)

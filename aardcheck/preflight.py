@@ -275,14 +275,25 @@ class _Observer:
         self.options = replace(options, aardvark_version=self.version)
         self.routes = host_route_subnets() if not info.rootless else []
         self.context = CheckContext(
-            str(self.run_dir.path), str(self.run_dir.scope), info.podman_version, session.url
+            str(self.run_dir.path),
+            str(self.run_dir.scope),
+            info.podman_version,
+            session.url,
+            network_backend=info.network_backend or "netavark",
         )
+        #: podman on CNI: leftovers are the dnsname plugin's directories (aardcheck.cni_check)
+        self.info = info
 
     def observe(self) -> tuple[Selection, CheckResult | None]:
         from aardcheck.runner import check_with
         from aardcheck.sources.aardvark_files import read_dns_directory
 
-        directory = read_dns_directory(self.run_dir, self.version)
+        if self.context.network_backend == "cni":
+            from aardcheck.cni_check import dnsname_directory
+
+            directory = dnsname_directory(self.options, self.info)
+        else:
+            directory = read_dns_directory(self.run_dir, self.version)
         selection = select(self.project, self.session.state(), directory, self.routes)
         if not selection.check:
             return selection, None
@@ -296,6 +307,13 @@ class _Observer:
         from aardcheck.repair.plan import build_plan
         from aardcheck.runner import host_access
 
+        if self.context.network_backend == "cni":
+            from aardcheck.cni_fix import apply_cni
+            from aardcheck.dnsname.repair_plan import build_dnsname_plan
+
+            cni_plan = build_dnsname_plan(before)
+            changes = apply_cni(self.session, cni_plan, before.findings)
+            return FixResult(before, cni_plan, changes, None, applied=not cni_plan.empty)
         plan = build_plan(before.snapshot, before.findings, strategy=strategy)
         if plan.empty:
             return FixResult(before, plan)

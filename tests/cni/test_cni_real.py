@@ -138,3 +138,34 @@ def test_clean_prunes_the_dead_line_and_removes_the_orphan_directory(cni_host: C
     assert any(f"\t{keep.name}\t" in f"{ln}\t" for ln in lines), lines
     assert not host.dnsname_dir(gone).exists()
     wait_until(lambda: not Path(f"/proc/{orphan_pid}").exists(), timeout=5, what="dnsmasq to stop")
+
+
+def test_preflight_blocks_up_over_a_leftover_dnsname_directory_until_fixed(
+    cni_host: CniHost,
+) -> None:
+    """``podman-compose up`` would re-create ``<project>_default``: dnsname then reuses the
+    old directory, its ``dnsmasq.conf`` and its stale line (docs/cni.md)."""
+    host = cni_host
+    project = host.session.new_name("pf")
+    net = f"{project}_default"
+    host.networks_made.append(net)
+    host.podman("network", "create", "--subnet", host.free_subnet(), net)
+    web = host.run(host.session.new_name("web"), {net: ["web"]})
+    host.make_vanished_netns_stale(web.name)
+    host.podman("network", "rm", "-f", net, timeout=90)
+    leftover = host.dnsname_dir(net)
+    assert leftover.is_dir()
+    compose = host.session.scratch_dir("pfc") / "compose.yaml"
+    compose.write_text("services:\n  web:\n    image: localhost/aardtest-bb:latest\n")
+    args = ("-f", str(compose), "-p", project)
+
+    with host.api_service() as url:
+        env = host.aardcheck_env(url)
+        checked = run_aardcheck("preflight", *args, "--url", url, "-o", "json", host=host, env=env)
+        assert checked.returncode == 1, checked.stdout + checked.stderr
+        doc = json.loads(checked.stdout)
+        orphan = [(f["network"], f["path"]) for f in doc["findings"] if f["kind"] == "orphan-file"]
+        assert orphan == [(net, str(leftover))]
+        fixed = run_aardcheck("preflight", *args, "--url", url, "--fix", host=host, env=env)
+        assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert not leftover.exists()
