@@ -123,7 +123,7 @@ def _prune(
         drop = _stale_lines(before, wanted, containers())
         if not drop:
             return Change(
-                "prune", directory.name, str(path), "skipped", "no line is stale any more"
+                "prune-lines", directory.name, str(path), "skipped", "no line is stale any more"
             )
         after = render_without(before, frozenset(drop))
         _write_beside(path, after)
@@ -133,7 +133,7 @@ def _prune(
         lines = ",".join(map(str, sorted(drop)))
         detail = f"line(s) {lines}; " + (f"SIGHUP dnsmasq {pid}" if pid else "no dnsmasq running")
         return Change(
-            "prune",
+            "prune-lines",
             directory.name,
             str(path),
             "done",
@@ -146,7 +146,7 @@ def _prune(
 def _delete(directory: Path, network_exists: Callable[[str], bool], timeout: float) -> Change:
     if network_exists(directory.name):
         return Change(
-            "delete", directory.name, str(directory), "skipped", "the network exists again"
+            "delete-file", directory.name, str(directory), "skipped", "the network exists again"
         )
     with dnsname_lock(directory, timeout):
         pid = dnsmasq_of(directory)
@@ -154,7 +154,7 @@ def _delete(directory: Path, network_exists: Callable[[str], bool], timeout: flo
             os.kill(pid, signal.SIGTERM)
         shutil.rmtree(directory)
     return Change(
-        "delete",
+        "delete-file",
         directory.name,
         str(directory),
         "done",
@@ -187,11 +187,15 @@ def apply_dnsname_plan(
         try:
             changes.append(_prune(directory, wanted, containers, lock_timeout))
         except (AardcheckError, OSError) as err:
-            changes.append(Change("prune", directory.name, str(directory), "failed", str(err)))
+            changes.append(
+                Change("prune-lines", directory.name, str(directory), "failed", str(err))
+            )
     for action in plan.actions:
         if isinstance(action, DeleteFile):
             try:
                 changes.append(_delete(Path(action.path), network_exists, lock_timeout))
             except (AardcheckError, OSError) as err:
-                changes.append(Change("delete", action.network, action.path, "failed", str(err)))
+                changes.append(
+                    Change("delete-file", action.network, action.path, "failed", str(err))
+                )
     return tuple(changes)

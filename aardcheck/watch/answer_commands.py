@@ -125,6 +125,9 @@ class Answers:
             if view.startswith(UNSEEN) and self.wake is not None:
                 self.wake()
             raise Declined(view)
+        if view.context.network_backend == "cni":
+            # its checks are dnsname's (aardcheck.cni_check), not this module's analyse()
+            raise Declined("podman uses the CNI backend: a cold check answers")
         from aardcheck.sources.aardvark_files import unreadable_directory
 
         if unreadable_directory(view.snapshot.directory):

@@ -31,7 +31,14 @@ FINISHED_STATES = frozenset({"exited", "stopped"})
 
 def prune_plan(result: CheckResult, findings: Iterable[Finding]) -> RepairPlan:
     """The safe part of the prune plan for ``findings`` (a subset of ``result``'s)."""
-    plan = build_plan(result.snapshot, tuple(findings), strategy=Strategy.PRUNE)
+    if result.context.network_backend == "cni":  # dnsname networks (aardcheck.dnsname)
+        from dataclasses import replace
+
+        from aardcheck.dnsname.repair_plan import build_dnsname_plan
+
+        plan = build_dnsname_plan(replace(result, findings=tuple(findings)))
+    else:
+        plan = build_plan(result.snapshot, tuple(findings), strategy=Strategy.PRUNE)
     state = {c.id: c.state for c in result.snapshot.podman.containers}
     actions: list[PruneLines | DeleteFile] = []
     for action in plan.actions:
@@ -89,6 +96,10 @@ class Repairer:
         self, session: PodmanSession, result: CheckResult, plan: RepairPlan
     ) -> tuple[Change, ...]:
         try:
+            if result.context.network_backend == "cni":
+                from aardcheck.cni_fix import apply_cni
+
+                return apply_cni(session, plan, result.findings, lock_timeout=self.lock_timeout)
             access = host_access(
                 session,
                 result.snapshot.directory.run_dir,

@@ -318,7 +318,9 @@ class Watcher:
         self.reporter.recovered("check", "checks work again")
         if result is not None:
             self.run_dir = result.snapshot.directory.run_dir
-            self._watch_dirs([self.run_dir.dns_dir])
+            # CNI: the dnsname plugin's directory itself (one subdirectory per network)
+            cni = result.context.network_backend == "cni"
+            self._watch_dirs([self.run_dir.path if cni else self.run_dir.dns_dir])
             self._members = memberships(result.snapshot)
             self.metrics.observe_probes(result.snapshot.probes)
         if scope is None and result is not None and not self.options.check.networks:

@@ -169,3 +169,34 @@ def test_preflight_blocks_up_over_a_leftover_dnsname_directory_until_fixed(
         fixed = run_aardcheck("preflight", *args, "--url", url, "--fix", host=host, env=env)
         assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     assert not leftover.exists()
+
+
+def test_watch_fix_sees_the_natural_stale_line_and_prunes_it(cni_host: CniHost) -> None:
+    """The watcher on a CNI podman: the container's removal (a podman event) leads to a
+    check, the dead line appears, ``--fix`` prunes it under the plugin's lock."""
+    from tests.watch.process import WatchProcess
+
+    host = cni_host
+    net = host.cni_network("wa")
+    live = host.run(host.session.new_name("live"), {net: ["app"]})
+    doomed = host.run(host.session.new_name("doomed"), {net: ["app"]})
+    with host.api_service() as url:
+        watcher = WatchProcess(
+            host, "--fix", "--network", net, "--interval", "600", "--url", url,
+            env=host.aardcheck_env(url),
+        )  # fmt: skip
+        try:
+            watcher.wait_ready()
+            host.make_vanished_netns_stale(doomed.name)
+            short = doomed.id[:12]
+            watcher.wait_stderr(rf"appeared: \S+ dead-entry network={net} .*container={short}")
+            watcher.wait_stderr(rf"repair done: prune-lines .*{net}")
+            watcher.wait_stderr(rf"resolved: dead-entry network={net} .*container={short}")
+            assert "repair failed" not in watcher.output()
+            code, _seconds, left = watcher.stop()
+            assert (code, left) == (0, []), watcher.output()
+        finally:
+            watcher.kill()
+    lines = host.hosts_lines(net)
+    assert not any(f"\t{doomed.name}\t" in f"{ln}\t" for ln in lines), lines
+    assert any(f"\t{live.name}\t" in f"{ln}\t" for ln in lines), lines

@@ -75,7 +75,7 @@ def _apply(run_dir: Path, containers: tuple[Container, ...] = STATE.containers) 
 
 def test_apply_drops_exactly_the_stale_lines_and_keeps_every_other_byte(run_dir: Path) -> None:
     before = (run_dir / "web" / "addnhosts").read_bytes().split(b"\n")
-    assert _apply(run_dir) == ["prune web done", "delete gone done"]
+    assert _apply(run_dir) == ["prune-lines web done", "delete-file gone done"]
     after = (run_dir / "web" / "addnhosts").read_bytes().split(b"\n")
     # lines 2 (dead), 3 (stopped), 5 (second copy) and 9 (an older container's name)
     assert after == [line for n, line in enumerate(before, 1) if n not in (2, 3, 5, 9)]
@@ -96,7 +96,7 @@ def test_the_plugins_lock_held_means_nothing_changes(run_dir: Path) -> None:
     fd = os.open(run_dir / "web" / "lock", os.O_RDONLY | os.O_CREAT, 0o750)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        assert _apply(run_dir)[0] == "prune web failed"
+        assert _apply(run_dir)[0] == "prune-lines web failed"
     finally:
         os.close(fd)
     assert (run_dir / "web" / "addnhosts").read_bytes() == before
