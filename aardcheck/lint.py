@@ -215,6 +215,10 @@ def lint_paths(paths: list[Path], version: AardvarkVersion | None) -> tuple[Lint
             if why := unreadable_directory(directory):
                 raise EnvironmentUnavailable(why)  # nothing in it could be checked
             results += _directory_results(directory.files, directory.unreadable, grammar)
+        elif target.name == "addnhosts":  # the dnsname CNI plugin's file (dnsmasq's grammar)
+            from aardcheck.dnsname.lint_hosts import lint_addnhosts
+
+            results.append(lint_addnhosts(target, read_network_file(target), grammar))
         else:
             content = read_network_file(target)
             results.append(_file_result(parse_network_file(target, content, grammar), grammar))
