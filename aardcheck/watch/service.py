@@ -37,6 +37,11 @@ from aardcheck.watch.wakeup import WorkSignal
 #: Seconds the watcher waits for an ARP/NDP reply from a leftover line's address.
 WATCH_LIVENESS_TIMEOUT = 0.5
 
+#: The listing failure podman 4.3 has while any container's netns is gone (runner's words).
+VANISHED_NETNS = "network namespace of container"
+#: Longest wait before a check after such a failure.
+TRANSIENT_RETRY = 1.0
+
 #: After a stop request, how long a check in progress may still take before the watcher
 #: exits without it (podman can block a listing for tens of seconds on a busy host).
 STOP_GRACE = 3.0
@@ -300,6 +305,10 @@ class Watcher:
             self.link.release()  # the failed check may have listed containers
         delay = self.retry.next_delay()
         what = str(err) if isinstance(err, AardcheckError) else describe_error(err)
+        if VANISHED_NETNS in what:
+            # podman 4.3 lists nothing while a container's netns is gone, until someone
+            # runs `podman rm` (seconds): look again soon, a removal is what we wait for
+            delay = min(delay, TRANSIENT_RETRY)
         self.reporter.problem("check", f"check failed: {what}; retrying with back-off")
         self.reporter.debug(f"next attempt in {delay:.1f} s")
         self.timetable.add(time.monotonic() + delay, Batch(None, ("retry after failure",)))

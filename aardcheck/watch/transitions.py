@@ -24,12 +24,15 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from aardcheck.analysis import sort_key
-from aardcheck.models import Finding
+from aardcheck.models import Finding, Kind
 
 Identity = tuple[str, str, str, str, str]
 
 #: Longest a change waits for podman to be done (then it is reported all the same).
 MAX_WAIT = 10.0
+#: Findings that say the container is gone: the ones a cleanup/remove event confirms
+#: (a finding about a container podman still lists is not settled by its events).
+GONE_KINDS = frozenset({Kind.DEAD_ENTRY, Kind.UNKNOWN_ENTRY})
 
 
 class Change(enum.StrEnum):
@@ -126,7 +129,7 @@ class FindingTracker:
         for ident, p in list(self._pending.items()):
             told = (
                 p.change is Change.APPEARED
-                and bool(p.finding.container_id)
+                and p.finding.kind in GONE_KINDS
                 and p.finding.container_id in finished
             )
             age = now - p.first_seen

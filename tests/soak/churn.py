@@ -22,6 +22,7 @@ from typing import Any
 
 from aardcheck.sources.netns import processes_named
 from tests.realpodman import PodmanHost, run_aardcheck
+from tests.realpodman.dns import NO_REPLY
 from tests.realpodman.proc import HarnessError
 from tests.soak.ledger import Identity, Planted, Sample, identity, judge, summary
 from tests.watch.namespaces import NamespaceId, namespace_references, watcher_pids
@@ -67,6 +68,8 @@ class Soak:
         self.namespaces: set[NamespaceId] = set()
         self.sandbox_keys: list[str] = []
         self.watcher: WatchProcess | None = None
+        #: resolver-down transitions (arrival time) -> a member's own query failed too
+        self.witnessed: dict[float, bool] = {}
         #: when the aardvark-dns serving these networks was seen replaced (real outages)
         self.resolver_restarts: list[float] = []
         self._resolver_pids = self._aardvark_pids()
@@ -169,6 +172,36 @@ class Soak:
                     p.repaired = time.monotonic()
                     self.counts["repaired"] += 1
 
+    def _witness_resolver(self) -> None:
+        """Ask a member's aardvark the way its containers do (nsenter + dig) when the
+        watcher reports resolver-down: no answer there either makes the outage real."""
+        assert self.watcher is not None
+        for at, doc in self.watcher.json_lines(self.watcher.stdout.items):
+            finding = doc.get("finding") or {}
+            if doc.get("event") != "appeared" or finding.get("kind") != "resolver-down":
+                continue
+            if at in self.witnessed:
+                continue
+            net = next((n for n in self.nets if n.name == finding.get("network")), None)
+            self.witnessed[at] = False
+            if net is None or not net.members:
+                continue
+            asker = self.host.container(net.members[0])
+            # dig itself, not the harness's dns.dig: that one revives a dead aardvark-dns
+            asked = self.host.unshare(
+                "nsenter",
+                f"--net={asker.sandbox_key}",
+                "dig",
+                "+short",
+                "+time=1",
+                "+tries=2",
+                f"@{self.host.gateway(net.name)}",
+                asker.name,
+                check=False,
+                timeout=30,
+            )
+            self.witnessed[at] = asked.returncode == NO_REPLY
+
     def _aardvark_pids(self) -> frozenset[int]:
         """The aardvark-dns processes of this host's podman (root's in our netns, or
         the rootless user's)."""
@@ -237,6 +270,7 @@ class Soak:
                 self._churn_once()
             self._repair_detected()
             self._watch_resolver()
+            self._witness_resolver()
         self._sample()
         return self.finish()
 
@@ -256,6 +290,7 @@ class Soak:
             time.monotonic(),
             self._cold_findings(),
             self.resolver_restarts,
+            {at for at, down in self.witnessed.items() if down},
         )
         result = summary(verdict, self.samples, self.counts)
         for net in self.nets:

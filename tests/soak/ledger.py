@@ -87,10 +87,12 @@ def judge(
     end: float,
     confirmed: Collection[Identity] = (),
     resolver_restarts: Sequence[float] = (),
+    witnessed_down: Collection[float] = (),
 ) -> Verdict:
     """Classify the watcher's JSON transitions (arrival time, document).
     ``resolver_restarts``: when the aardvark-dns process was seen replaced - a
-    ``resolver-down`` near one was a real outage, not a false alarm."""
+    ``resolver-down`` near one was a real outage, not a false alarm; so was one whose
+    arrival time is in ``witnessed_down`` (a member's own query failed too)."""
     verdict = Verdict()
     docs = list(transitions)
     last_event = {identity(d.get("finding") or {}): d.get("event") for _, d in docs}
@@ -103,10 +105,9 @@ def judge(
         if not owners and ident in confirmed and last_event.get(ident) == "appeared":
             verdict.real[ident[0]] += 1
             continue
-        if ident[0] == "resolver-down" and any(
-            abs(at - r) <= RESTART_WINDOW for r in resolver_restarts
-        ):
-            verdict.real["resolver-down (aardvark-dns restarted)"] += 1
+        outage = _real_outage(ident[0], at, resolver_restarts, witnessed_down)
+        if outage:
+            verdict.real[outage] += 1
             continue
         if not owners:
             verdict.false_alarms[str(finding.get("kind"))] += 1
@@ -128,6 +129,19 @@ def judge(
         # have reported during the recipe's own verification: that counts as 0.
         verdict.latencies.append(max(0.0, p.detected - p.ended))
     return verdict
+
+
+def _real_outage(
+    kind: str, at: float, restarts: Sequence[float], witnessed: Collection[float]
+) -> str:
+    """Why a resolver-down at ``at`` was true ("" when nothing says so)."""
+    if kind != "resolver-down":
+        return ""
+    if any(abs(at - r) <= RESTART_WINDOW for r in restarts):
+        return "resolver-down (aardvark-dns restarted)"
+    if at in witnessed:
+        return "resolver-down (a member's dig failed too)"
+    return ""
 
 
 def percentile(values: Sequence[float], q: float) -> float:

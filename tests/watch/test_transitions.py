@@ -142,3 +142,10 @@ def test_a_finished_container_is_not_held_back_by_busy_podman() -> None:
     t = FindingTracker(settle=1.0)
     update = t.update([DEAD_A], None, 0, finished={DEAD_A.container_id}, busy=True)
     assert changes(update) == [("appeared", "web")]
+
+
+def test_finished_settles_only_findings_that_say_the_container_is_gone() -> None:
+    """A remove event does not vouch for what a check saw of a container it still listed."""
+    t = FindingTracker(settle=1.0)
+    stopped = Finding(Kind.STOPPED_ENTRY, "web", "a", "aa" * 32, "10.89.0.5")
+    assert changes(t.update([stopped], None, 0, finished={stopped.container_id})) == []
