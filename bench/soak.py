@@ -78,8 +78,11 @@ def main() -> int:
     finally:
         if watcher is not None:
             watcher.kill()
-            if args.show_log:
-                _say(watcher.output())
+            if args.show_log:  # every line with its arrival, seconds after the start
+                t0 = watcher.started
+                for stream in (watcher.stderr, watcher.stdout):
+                    for at, line in stream.items:
+                        _say(f"{at - t0:8.2f} {line}")
         close_session()
     doc = json.dumps(result, indent=1)
     print(doc)

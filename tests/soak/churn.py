@@ -305,7 +305,7 @@ class Soak:
         result["pinned"] = namespace_references(pids, self.namespaces, self.sandbox_keys)
         result["containers_seen"] = len(self.namespaces)
         result["aardvark_restarts_seen"] = len(self.resolver_restarts)
-        t0 = self.samples[0].at if self.samples else 0.0
+        t0 = self.watcher.started  # the same clock as ``--show-log``'s line times
         result["planted_lines"] = [
             {
                 "container": p.container_id[:12],
