@@ -7,6 +7,7 @@ network's dnsmasq, then the pure dnsname checks. No policy of its own.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -37,10 +38,14 @@ if TYPE_CHECKING:
 
 def dnsname_dir(options: CheckOptions, info: HostInfo) -> Path:
     """``--run-dir`` names the plugin's directory on a CNI host; else the plugin's rule
-    (a rootless store's run root is ``$XDG_RUNTIME_DIR/containers``)."""
+    with the runtime directory podman passes the plugin: a rootless podman's is its
+    user's, the one aardcheck runs with when it is that user (else /run/user/UID)."""
     if options.run_dir is not None:
         return options.run_dir.expanduser()
-    xdg = str(info.run_root.parent) if info.rootless else None
+    xdg = None
+    if info.rootless:
+        own = os.environ.get("XDG_RUNTIME_DIR") if os.geteuid() == info.uid else None
+        xdg = own or f"/run/user/{info.uid}"
     return dnsname_dir_for(rootless=info.rootless, xdg_runtime_dir=xdg)
 
 

@@ -18,9 +18,10 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from tests.realpodman import HarnessSession, PodmanHost, run_command, wait_until
+from tests.realpodman import HarnessSession, PodmanHost, RootlessUser, run_command, wait_until
 from tests.realpodman.host import _FOREIGN_ENV
 from tests.realpodman.proc import HarnessError
 from tests.realpodman.recipes import remove_dead_container
@@ -36,7 +37,7 @@ def cni_unavailable_reason() -> str:
     if current_stack().podman[:1] != (4,):
         return f"podman {current_stack().podman} has no CNI backend (removed in podman 5)"
     if os.geteuid() != 0:
-        return "the CNI tests run rootful"
+        return "the CNI tests need root (rootful podman, and runuser for the rootless user)"
     if not PLUGIN.exists() or not shutil.which("dnsmasq"):
         return "dnsname plugin or dnsmasq missing: scripts/setup-host.sh installs them"
     return ""
@@ -45,8 +46,8 @@ def cni_unavailable_reason() -> str:
 class CniHost(PodmanHost):
     """``PodmanHost`` whose podman runs the CNI backend in a private store."""
 
-    def __init__(self, session: HarnessSession) -> None:
-        super().__init__(session)
+    def __init__(self, session: HarnessSession, user: RootlessUser | None = None) -> None:
+        super().__init__(session, user)
         self.home = session.scratch_dir("cni")
         for sub in ("net.d", "graph", "run", "tmp"):
             (self.home / sub).mkdir(mode=0o700)
@@ -63,10 +64,14 @@ class CniHost(PodmanHost):
         self.storage_conf = self.home / "storage.conf"
         self.storage_conf.write_text(
             "[storage]\n"
-            'driver = "overlay"\n'
-            f'graphroot = "{self.home / "graph"}"\n'
-            f'runroot = "{self.home / "run"}"\n'
+            # a rootless store on /tmp: vfs needs no overlay support in the user namespace
+            + ('driver = "vfs"\n' if user else 'driver = "overlay"\n')
+            + f'graphroot = "{self.home / "graph"}"\n'
+            + f'runroot = "{self.home / "run"}"\n'
         )
+        if user:
+            for path in (self.home, *self.home.rglob("*")):
+                os.chown(path, user.uid, user.gid)
         self.networks_made: list[str] = []
         #: Addresses of containers whose teardown never ran: the firewall plugin's
         #: CNI-FORWARD rules for them carry no name, only the address.
@@ -78,16 +83,38 @@ class CniHost(PodmanHost):
         return self.cni_conf
 
     @property
+    def cni_env(self) -> dict[str, str]:
+        return {
+            "CONTAINERS_CONF": str(self.cni_conf),
+            "CONTAINERS_STORAGE_CONF": str(self.storage_conf),
+        }
+
+    def command(self, argv: Sequence[str], extra_env: Mapping[str, str] | None = None) -> list[str]:
+        # a rootless user's command line carries its whole environment (runuser env -i)
+        if self.user:
+            return super().command(argv, self.cni_env | dict(extra_env or {}))
+        return super().command(argv, extra_env)
+
+    @property
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in _FOREIGN_ENV}
+        if self.user:
+            return self.user.environment() | self.cni_env
         env.pop("XDG_RUNTIME_DIR", None)  # dnsname would write under it (config.go)
-        env["CONTAINERS_CONF"] = str(self.cni_conf)
-        env["CONTAINERS_STORAGE_CONF"] = str(self.storage_conf)
-        return env
+        return env | self.cni_env
 
     def aardcheck_env(self, url: str) -> dict[str, str]:
-        """What an aardcheck process of this host gets (talking to ``url``)."""
-        return {"CONTAINERS_STORAGE_CONF": str(self.storage_conf), "CONTAINER_HOST": url}
+        """What an aardcheck process of this host gets (run with ``--url URL``)."""
+        # --url names the API; CONTAINER_HOST would turn aardcheck's own `podman unshare`
+        # (rootless probes) into a remote client, which cannot unshare
+        return {"CONTAINERS_STORAGE_CONF": str(self.storage_conf)}
+
+    @property
+    def dnsname_root(self) -> Path:
+        """Where the plugin writes for this podman (``config.go: dnsNameConfPath``)."""
+        if self.user:
+            return self.user.runtime_dir / "containers" / "cni" / "dnsname"
+        return DNSNAME_DIR
 
     def cni_network(self, stem: str) -> str:
         """A CNI bridge network with the dnsname plugin (podman's default for create)."""
@@ -97,7 +124,7 @@ class CniHost(PodmanHost):
         return name
 
     def dnsname_dir(self, network: str) -> Path:
-        return DNSNAME_DIR / network
+        return self.dnsname_root / network
 
     def hosts_lines(self, network: str) -> list[str]:
         try:
@@ -115,8 +142,12 @@ class CniHost(PodmanHost):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         wait_until(lambda: not Path(f"/proc/{info.pid}").exists(), timeout=15, what="the kill")
-        run_command(["umount", "-l", info.sandbox_key], timeout=30, check=False)
-        Path(info.sandbox_key).unlink(missing_ok=True)
+        if self.user:  # the netns is bound inside the user's mount namespace
+            script = '{ umount "$1" || umount --lazy "$1"; } && rm -f "$1"'
+            self.unshare("sh", "-c", script, "sh", info.sandbox_key, timeout=60)
+        else:
+            run_command(["umount", "-l", info.sandbox_key], timeout=30, check=False)
+            Path(info.sandbox_key).unlink(missing_ok=True)
         self.leaked_addresses.update(a for a in info.ips.values() if a)
         remove_dead_container(self, container)
         kept = [
@@ -140,13 +171,14 @@ class CniHost(PodmanHost):
             with contextlib.suppress(Exception):
                 bridges.add(str(self.network_inspect(name).get("network_interface", "")))
             self.podman("network", "rm", "-f", name, check=False, timeout=90)
-        for path in sorted(DNSNAME_DIR.glob(f"{self.session.prefix}*")):
+        for path in sorted(self.dnsname_root.glob(f"{self.session.prefix}*")):
             self._stop_dnsmasq(path)
             shutil.rmtree(path, ignore_errors=True)
-        for parent in (DNSNAME_DIR, DNSNAME_DIR.parent):
+        for parent in (self.dnsname_root, self.dnsname_root.parent):
             with contextlib.suppress(OSError):
                 parent.rmdir()  # only when empty: another user's networks stay
-        _drop_iptables_rules(self.session.prefix, bridges - {""}, self.leaked_addresses)
+        if not self.user:  # a rootless user's rules die with its network namespace
+            _drop_iptables_rules(self.session.prefix, bridges - {""}, self.leaked_addresses)
         for line in Path("/proc/self/mounts").read_text().splitlines():
             target = line.split()[1]
             if target.startswith(str(self.home)):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.cni.cni_host import CniHost, cni_unavailable_reason
-from tests.realpodman import HarnessSession, in_ci, run_aardcheck, wait_until
+from tests.realpodman import HarnessSession, PodmanHost, in_ci, run_aardcheck, wait_until
 
 pytestmark = pytest.mark.podman
 
@@ -200,3 +200,48 @@ def test_watch_fix_sees_the_natural_stale_line_and_prunes_it(cni_host: CniHost) 
     lines = host.hosts_lines(net)
     assert not any(f"\t{doomed.name}\t" in f"{ln}\t" for ln in lines), lines
     assert any(f"\t{live.name}\t" in f"{ln}\t" for ln in lines), lines
+
+
+@pytest.fixture(scope="module")
+def rootless_cni_host(
+    harness_session: HarnessSession, rootless_host: PodmanHost
+) -> Iterator[CniHost]:
+    """The session's rootless user, its podman on CNI in a store of its own (its own
+    tmp_dir, so its own rootless network namespace)."""
+    reason = cni_unavailable_reason()
+    if reason:
+        if in_ci() and "podman 5" not in reason:
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    host = CniHost(harness_session, rootless_host.user)
+    try:
+        host.ensure_image()
+        yield host
+    finally:
+        host.cleanup()
+
+
+def test_rootless_stale_line_is_found_and_pruned(rootless_cni_host: CniHost) -> None:
+    host = rootless_cni_host
+    net = host.cni_network("rl")
+    old = host.run(host.session.new_name("old"), {net: ["app"]})
+    assert host.make_vanished_netns_stale(old.name) == [net]
+    new = host.run(host.session.new_name("new"), {net: ["app"]})
+    dead_ip, live_ip = old.ips[net], new.ips[net]
+    hosts = host.dnsname_dir(net) / "addnhosts"
+    assert str(hosts).startswith(str(host.user.runtime_dir))  # type: ignore[union-attr]
+
+    with host.api_service() as url:
+        env = host.aardcheck_env(url)
+        code, out = _check(host, url, net, "--format", "json")
+        doc = json.loads(out)
+        assert code == 1 and doc["host"]["network_backend"] == "cni", out
+        assert doc["host"]["scope"] == "rootless"
+        found = {(f["kind"], f["name"], f["address"]) for f in doc["findings"]}
+        assert ("dead-entry", old.name, dead_ip) in found, (doc["findings"], doc["probe_skipped"])
+        assert ("dns-mismatch", "app", dead_ip) in found, doc["findings"]
+        fixed = run_aardcheck("fix", "--url", url, "--network", net, "--yes", host=host, env=env)
+        assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    lines = host.hosts_lines(net)
+    assert not any(f"\t{old.name}\t" in f"{ln}\t" for ln in lines), lines
+    assert any(live_ip in ln for ln in lines), lines
