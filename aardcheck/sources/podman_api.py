@@ -287,8 +287,10 @@ class PodmanSession:
             if not (ROOTFUL_RUN_DIR / "aardvark-dns").is_dir() or _ROOTFUL_DNSNAME.is_dir():
                 return None
             return HostInfo(version, False, Path("/run/containers/storage"), "netavark", 0)
-        found = [r for r in _rootless_run_roots(uid) if (r / "networks" / "aardvark-dns").is_dir()]
-        if len(found) != 1:
+        roots = _rootless_run_roots(uid)
+        found = [r for r in roots if (r / "networks" / "aardvark-dns").is_dir()]
+        # the dnsname CNI plugin has run for this user too: only /info can tell
+        if len(found) != 1 or any((r / "cni" / "dnsname").is_dir() for r in roots):
             return None
         return HostInfo(version, True, found[0], "netavark", uid)
 

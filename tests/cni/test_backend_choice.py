@@ -38,3 +38,19 @@ def test_dnsname_directory_makes_the_check_ask_info(
     # nobody answers on the socket: asking /info is the only way this can fail
     with pytest.raises(EnvironmentUnavailable, match="/info"):
         made.host_info()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving the socket to another user needs root")
+def test_a_users_dnsname_directory_makes_the_check_ask_info(
+    sock: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    os.chown(sock, 4242, 4242)
+    root = tmp_path / "xdg" / "containers"
+    monkeypatch.setattr(podman_api, "_rootless_run_roots", lambda uid: [root])
+    (root / "networks" / "aardvark-dns").mkdir(parents=True)
+    made = PodmanSession(f"unix://{sock}", timeout=1, private=False)
+    made._headers = dict(HEADERS)
+    assert made.host_info().network_backend == "netavark"  # unambiguous: no request
+    (root / "cni" / "dnsname").mkdir(parents=True)
+    with pytest.raises(EnvironmentUnavailable, match="/info"):
+        made.host_info()
