@@ -69,11 +69,15 @@ def _line_finding(
 
 def owner_of(line: HostsLine, by_name: Mapping[str, Container]) -> Container | None:
     """The container a line belongs to: by name, unless the short-id alias says it is an
-    earlier container of that name (podman 4.x writes the short id as the last alias)."""
+    earlier container of that name (podman 4.x writes the short id as the last alias).
+    Without a container of that name, the short id alone names it (a renamed container,
+    or a pod's infra container if the plugin got the pod's name)."""
     owner = by_name.get(line.name)
-    if owner is not None and line.short_id and not owner.id.lower().startswith(line.short_id):
-        return None
-    return owner
+    if owner is not None and (not line.short_id or owner.id.lower().startswith(line.short_id)):
+        return owner
+    if owner is None and line.short_id:
+        return next((c for c in by_name.values() if c.id.lower().startswith(line.short_id)), None)
+    return None
 
 
 def _stale(
@@ -154,13 +158,14 @@ def _duplicates(net: DnsnameNetwork) -> Iterator[Finding]:
 def _missing(
     net: Network, dir_: DnsnameNetwork | None, members: Iterable[Container]
 ) -> Iterator[Finding]:
-    served = {(ln.name, ln.address) for ln in (dir_.lines if dir_ else ()) if ln.defect is None}
+    lines = [ln for ln in (dir_.lines if dir_ else ()) if ln.defect is None]
+    served = {(ln.name, ln.address) for ln in lines} | {(ln.short_id, ln.address) for ln in lines}
     for c in members:
         att = c.attachment(net.name)
         if att is None:
             continue
         for address in att.addresses:
-            if (c.name, address) not in served:
+            if (c.name, address) not in served and (c.short_id, address) not in served:
                 yield Finding(
                     kind=Kind.MISSING_ENTRY,
                     network=net.name,

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from aardcheck.dnsname.checks import check_dnsname, liveness_wanted
+from aardcheck.dnsname.hosts_format import parse_hosts
+from aardcheck.dnsname.model import DnsnameNetwork, DnsnameRoot
 from aardcheck.models import (
     AddressLiveness,
     Attachment,
@@ -142,3 +144,22 @@ def test_plugin_directory_rule() -> None:
     assert dnsname_dir_for(rootless=True, xdg_runtime_dir="/run/user/1000") == Path(
         "/run/user/1000/containers/cni/dnsname"
     )
+
+
+def test_a_line_under_another_name_belongs_to_the_container_its_short_id_names() -> None:
+    """A renamed container (or a pod's infra container named after its pod) keeps a line
+    whose name no container has: its short-id alias still ties it to the container."""
+    infra = Container(
+        "9" * 64, "pod-infra", "running", _on_web("10.89.5.20"), pod="p", is_infra=True
+    )
+    root = DnsnameRoot(
+        ROOT,
+        True,
+        (
+            DnsnameNetwork(
+                "web", ROOT / "web", lines=parse_hosts(b"10.89.5.20\tmypod\t999999999999\n")
+            ),
+        ),
+    )
+    state = PodmanState(containers=(infra,), networks=(WEB,))
+    assert check_dnsname(root, state) == ()
