@@ -27,7 +27,7 @@ from aardcheck.dnsname.model import CONF_FILE, HOSTS_FILE, LOCK_FILE, PID_FILE
 from aardcheck.errors import AardcheckError
 from aardcheck.models import Container, Finding, Kind
 from aardcheck.repair.outcome import Change
-from aardcheck.repair.plan import DeleteFile, PruneLines, RepairPlan
+from aardcheck.repair.plan import DeleteFile, PruneLines, ReloadContainer, RepairPlan
 from aardcheck.sources.aardvark_files import UnreadableFile, read_network_file
 
 Containers = Callable[[], Sequence[Container]]
@@ -191,7 +191,12 @@ def apply_dnsname_plan(
                 Change("prune-lines", directory.name, str(directory), "failed", str(err))
             )
     for action in plan.actions:
-        if isinstance(action, DeleteFile):
+        if isinstance(action, ReloadContainer):
+            # podman's own teardown and setup: the plugin takes its lock itself
+            from aardcheck.repair.apply import _reload
+
+            changes.append(_reload(action))
+        elif isinstance(action, DeleteFile):
             try:
                 changes.append(_delete(Path(action.path), network_exists, lock_timeout))
             except (AardcheckError, OSError) as err:

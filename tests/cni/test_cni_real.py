@@ -245,3 +245,44 @@ def test_rootless_stale_line_is_found_and_pruned(rootless_cni_host: CniHost) -> 
     lines = host.hosts_lines(net)
     assert not any(f"\t{old.name}\t" in f"{ln}\t" for ln in lines), lines
     assert any(live_ip in ln for ln in lines), lines
+
+
+def test_fix_reloads_a_running_container_whose_line_is_missing(cni_host: CniHost) -> None:
+    """No natural way to lose a running container's line was found (dnsname's DEL only
+    removes lines of the container being torn down), so this one is planted: the line is
+    removed the way dnsname's own DEL would, under its lock. ``fix`` must not write it
+    itself but have podman's reload (the plugin's DEL + ADD) put it back."""
+    import fcntl
+    import os
+
+    host = cni_host
+    net = host.cni_network("mi")
+    keep = host.run(host.session.new_name("keep"), {net: ["app"]})
+    lost = host.run(host.session.new_name("lost"), {net: ["db"]})
+    directory = host.dnsname_dir(net)
+    fd = os.open(directory / "lock", os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        hosts = directory / "addnhosts"
+        kept = [ln for ln in hosts.read_text().splitlines(True) if f"\t{lost.name}\t" not in ln]
+        hosts.write_text("".join(kept))
+    finally:
+        os.close(fd)
+
+    with host.api_service() as url:
+        env = host.aardcheck_env(url)
+        code, out = _check(host, url, net, "--format", "json")
+        found = {(f["kind"], f["name"]) for f in json.loads(out)["findings"]}
+        assert code == 1 and ("missing-entry", lost.name) in found, out
+        proc = run_aardcheck(
+            "fix", "--url", url, "--network", net, "--yes", "--format", "json", host=host, env=env
+        )
+        doc = json.loads(proc.stdout)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert [(c["action"], c["status"]) for c in doc["changes"]] == [
+            ("reload-container", "done")
+        ], doc["changes"]
+    lines = host.hosts_lines(net)
+    assert sum(f"\t{lost.name}\t" in f"{ln}\t" for ln in lines) == 1, lines
+    assert sum(f"\t{keep.name}\t" in f"{ln}\t" for ln in lines) == 1, lines
+    assert _nslookup(host, keep.name, "db", host.gateway(net)) == {lost.ips[net]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from aardcheck.models import (
     Snapshot,
 )
 from aardcheck.repair.dnsname_apply import apply_dnsname_plan, dnsmasq_of
-from aardcheck.repair.plan import DeleteFile, PruneLines
+from aardcheck.repair.plan import DeleteFile, PruneLines, ReloadContainer
 from aardcheck.sources.dnsname_files import read_dnsname_root
 from tests.cni.test_dnsname_checks import ROOT, SILENT, STATE
 
@@ -53,18 +54,20 @@ def test_plan_prunes_dead_stopped_and_duplicates_deletes_orphans_skips_the_rest(
         (("web-live",), "duplicate-entry"),
     }
     assert [a.network for a in plan.actions if isinstance(a, DeleteFile)] == ["gone"]
-    assert {str(s.finding.kind) for s in plan.skipped} == {
-        "wrong-address",
-        "missing-entry",
-        "unknown-entry",
-        "unparsable-file",
-    }
+    # running containers' wrong or missing lines: podman's reload, once per container
+    reloads = [a.container_name for a in plan.actions if isinstance(a, ReloadContainer)]
+    assert sorted(reloads) == ["web-moved", "web-reused", "web-unlisted"]
+    assert isinstance(plan.actions[-1], ReloadContainer)
+    assert {str(s.finding.kind) for s in plan.skipped} == {"unknown-entry", "unparsable-file"}
 
 
 def _apply(run_dir: Path, containers: tuple[Container, ...] = STATE.containers) -> list[str]:
     result = _result(run_dir)
+    plan = build_dnsname_plan(result)
+    # the file edits only: reloads run podman (test_cni_real.py::test_fix_reloads_*)
+    edits = tuple(a for a in plan.actions if not isinstance(a, ReloadContainer))
     changes = apply_dnsname_plan(
-        build_dnsname_plan(result),
+        replace(plan, actions=edits),
         result.findings,
         containers=lambda: containers,
         network_exists=lambda name: False,
