@@ -61,6 +61,17 @@ sed -i -E -e 's/^(UID_MIN|GID_MIN)[[:space:]].*/\1 20000/' \
 
 ip netns add "$netns"
 ip -n "$netns" link set lo up
+# pasta (rootless podman 5) copies the addresses and routes of the interface that holds
+# the default route into the rootless namespace. With none, it picks whatever interface
+# has routes - a rootful test's bridge, when there is exactly one - and fails now and
+# then ("Couldn't set IPv4 route(s) in guest"). An uplink on a documentation range
+# (RFC 5737) is always the template; what goes out through it goes nowhere (a veth pair
+# with both ends here: this kernel has no dummy interfaces).
+ip -n "$netns" link add aardcheck0 type veth peer name aardcheck1
+ip -n "$netns" addr add 192.0.2.2/24 dev aardcheck0
+ip -n "$netns" link set aardcheck1 up
+ip -n "$netns" link set aardcheck0 up
+ip -n "$netns" route add default via 192.0.2.1 dev aardcheck0
 [[ -e /dev/net/tun ]] && chmod 666 /dev/net/tun
 
 mkdir -p "$root$inside"

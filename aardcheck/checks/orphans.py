@@ -1,10 +1,12 @@
 """``orphan-file``: an aardvark file whose network no longer exists.
 
 ``podman network rm`` never deletes the file when a stale line is left in it. A network
-re-created under the same name (``podman-compose up``) brings the stale lines back, and
-aardvark 1.4 answers from every file holding the asker's address or gateway, so a live
-network that reuses the subnet is poisoned right now (escalated to critical). Fix: delete
-the file.
+re-created under the same name (``podman-compose up``) brings the stale lines back. A live
+network that reuses the subnet makes it critical: aardvark 1.4 answers from every file
+holding the asker's address or gateway, so that network is poisoned right now; aardvark
+1.12+ binds every file's gateway when it starts, so the two files claiming one gateway
+make its next start (a reboot, the first container after it died) fail and no network
+of the host (or user) resolves. Fix: delete the file.
 """
 
 from __future__ import annotations
@@ -32,6 +34,11 @@ def _collisions(f: NetworkFile, networks: list[Network]) -> list[Network]:
     return hit
 
 
+def _shares_gateway(f: NetworkFile, networks: list[Network]) -> bool:
+    gateways = set(f.header.gateways) if f.header else set()
+    return any(s.gateway in gateways for n in networks for s in n.subnets if s.gateway)
+
+
 def check(facts: Facts) -> Iterator[Finding]:
     for f in facts.selected_files():
         if f.network in facts.networks:
@@ -43,9 +50,15 @@ def check(facts: Facts) -> Iterator[Finding]:
             which = ", ".join(
                 f"{n.name} ({', '.join(str(s.subnet) for s in n.subnets)})" for n in hits
             )
+            harm = "aardvark answers its stale names there"
+            if facts.snapshot.aardvark_version.start_checks_listeners and _shares_gateway(f, hits):
+                harm += (
+                    ", and aardvark-dns cannot start again while both files claim the "
+                    "gateway (no network would resolve)"
+                )
             message = (
                 f"file of deleted network '{f.network}' with {lines} overlaps live "
-                f"network {which}: aardvark answers its stale names there"
+                f"network {which}: {harm}"
             )
             severity = Severity.CRITICAL
         else:

@@ -50,6 +50,16 @@ def _serves(pid: int, dns_dir: Path, dns_dir_fd: int | None) -> str:
     return ""
 
 
+def _exited(pid: int) -> bool:
+    """A zombie: an aardvark-dns that exited (a failed start, a crash) where nothing reaps
+    orphans (init in a container, some CI hosts). It serves nothing; its cmdline is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return True
+    return stat[stat.rindex(b")") + 2 :][:1] in (b"Z", b"X")
+
+
 def _pidfd(pid: int) -> int | None:
     """A pidfd pinning ``pid`` (None where the kernel has none); raises ProcessLookupError."""
     try:
@@ -116,6 +126,8 @@ def reload_resolver(
     except ProcessLookupError:
         return ReloadOutcome("skipped", pid, f"aardvark-dns pid {pid} is not running")
     try:
+        if _exited(pid):
+            return ReloadOutcome("skipped", pid, f"aardvark-dns pid {pid} exited (not reaped)")
         why = _serves(pid, dns_dir, dns_dir_fd)
         if why:
             return ReloadOutcome("failed", pid, f"not signalled: {why}")

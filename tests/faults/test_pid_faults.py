@@ -105,6 +105,26 @@ def test_stale_pid_is_not_running(box: Sandbox) -> None:
     assert "not running" in outcome.reason
 
 
+def test_exited_but_unreaped_aardvark_is_not_running(box: Sandbox, tmp_path: Path) -> None:
+    """aardvark-dns 1.14 whose start failed stays a zombie where nothing reaps it (seen in
+    the podman 5 lane): nothing to reload, never "an aardvark-dns for another directory"."""
+    dead, _ = _impostor(tmp_path, box.dns_dir, "failed-start")
+    os.kill(dead.pid, signal.SIGKILL)
+    wait_until(lambda: _state(dead.pid) == "Z", timeout=10, what="a zombie")
+    try:
+        box.write("aardvark.pid", str(dead.pid).encode())
+        outcome = _reload(box)
+    finally:
+        dead.wait(timeout=10)
+    assert (outcome.status, outcome.pid) == ("skipped", dead.pid)
+    assert "exited" in outcome.reason
+
+
+def _state(pid: int) -> str:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2 :][:1]
+
+
 def test_live_process_that_is_not_aardvark_is_never_signalled(
     box: Sandbox, sleeper: subprocess.Popen[bytes]
 ) -> None:

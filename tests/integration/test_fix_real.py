@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from collections.abc import Callable
+from pathlib import Path
+
+import pytest
 
 from tests.integration.helpers import check_json, fix
-from tests.realpodman import PodmanHost
+from tests.realpodman import CommandError, PodmanHost, wait_until
 from tests.realpodman.invoke import run_aardcheck
+from tests.realpodman.recipes import forgetting_orphan
+from tests.realpodman.stack import current_stack
 
 
 def _live_lines(host: PodmanHost, net: str, dead_id: str) -> list[str]:
@@ -94,3 +101,59 @@ def test_fix_without_yes_and_no_terminal_refuses(
     net = rootful_host.network_create(net_name("fy"))
     proc = run_aardcheck("fix", "--network", net, host=rootful_host, input_text="")
     assert proc.returncode == 2 and "--yes" in proc.stderr
+
+
+@pytest.mark.rootless
+def test_orphan_sharing_a_gateway_and_the_next_resolver_start(
+    rootless_host: PodmanHost, net_name: Callable[[str], str]
+) -> None:
+    """aardvark-dns 1.12+ binds every file's gateway when it starts: an orphan file that
+    shares a live network's gateway makes its next start fail (1.14.0: `Address already in
+    use`) and then no network of this user resolves. aardvark 1.4 starts and answers the
+    orphan's names. `check` says which; `fix` deletes the orphan; the resolver starts."""
+    host = rootless_host
+    reused = host.make_reused_subnet_stale(net_name("old"), net_name("new"))
+    orphan_file = host.aardvark_file(reused.old_network)
+    with forgetting_orphan(host, reused.old_network):
+        code, doc = check_json(host, reused.old_network, extra=("--no-probe",))
+        assert code == 1
+        (orphan,) = [f for f in doc["findings"] if f["kind"] == "orphan-file"]
+        assert orphan["severity"] == "critical" and reused.new_network in orphan["message"]
+        cannot_start = current_stack().aardvark >= (1, 12)
+        assert ("cannot start again" in orphan["message"]) is cannot_start, orphan
+
+        _stop_resolver(host)  # a crash or a reboot: the next container starts it again
+        try:
+            host.run(host.session.new_name("first"), [reused.new_network])
+            started = True
+        except CommandError as err:
+            started = False
+            assert "Address already in use" in err.stderr, err.stderr
+        assert started is not cannot_start
+
+        fixed = fix(host, reused.old_network, extra=("--no-probe",))
+        assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+        assert not orphan_file.exists()
+        live = host.run(host.session.new_name("after"), {reused.new_network: ["app"]})
+        only_live = {live.ips[reused.new_network]}
+        answers = host.wait_for_answers(reused.new_network, "app", only_live, via=live.name)
+        assert answers == only_live
+
+
+def _stop_resolver(host: PodmanHost) -> None:
+    """SIGKILL the user's aardvark-dns and drop its pid file (nothing reaps the zombie
+    here, and netavark would take a zombie's pid for a running resolver)."""
+    pid_file = host.aardvark_dir / "aardvark.pid"
+    pid = int(pid_file.read_text())
+    assert Path(f"/proc/{pid}/comm").read_text().strip() == "aardvark-dns"
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: _dead(pid), timeout=10, what="aardvark-dns to die")
+    pid_file.unlink()
+
+
+def _dead(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat[stat.rindex(")") + 2 :].startswith(("Z", "X"))

@@ -14,7 +14,7 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -355,6 +355,17 @@ def _orphan_lines(
 
 def _renamed(planted: PlantedStale, recipe: str, seconds: float) -> PlantedStale:
     return PlantedStale(**{**planted.__dict__, "recipe": recipe, "seconds": seconds})
+
+
+@contextlib.contextmanager
+def forgetting_orphan(host: PodmanHost, network: str) -> Iterator[None]:
+    """Delete ``network``'s orphan file when the block ends, also on failure: on aardvark
+    1.12+ it shares a live gateway and would stop the resolver's next start for every
+    later test of the session (session cleanup would remove it only at the end)."""
+    try:
+        yield
+    finally:
+        host.aardvark_file(network).unlink(missing_ok=True)
 
 
 def make_reused_subnet_stale(

@@ -30,7 +30,7 @@ from tests.realpodman.cleanup import cleanup_session, orphaned_prefixes
 from tests.realpodman.host import ROOTFUL_NETWORK_CONFIG_DIR
 from tests.realpodman.invoke import REPO_ROOT
 from tests.realpodman.lifecycle import reap_abandoned_sessions
-from tests.realpodman.recipes import remove_tree
+from tests.realpodman.recipes import forgetting_orphan, remove_tree
 from tests.realpodman.session import CONTAINERS_CONF_TEXT, PREFIX_RE
 from tests.realpodman.stack import current_stack
 from tests.realpodman.users import SUBID_FILES, subid_ranges
@@ -189,17 +189,19 @@ def test_orphan_file_comes_back_with_its_network_rootful(
 def test_reused_subnet_rootful(rootful_host: PodmanHost, net_name: NetName) -> None:
     host = rootful_host
     reused = host.make_reused_subnet_stale(net_name("old"), net_name("new"))
-    assert not host.network_exists(reused.old_network)
-    assert host.network_inspect(reused.new_network)["subnets"][0]["subnet"] == reused.subnet
-    assert {reused.stale.container_id, reused.bystander.container_id} <= host.aardvark_ids(
-        reused.old_network
-    )
-    live = host.run(
-        host.session.new_name("live"), {reused.new_network: ["app"]}, ip=reused.shared_ip
-    )
-    dead_ip = reused.stale.ips[reused.old_network]
-    expected = {dead_ip, reused.shared_ip}
-    assert host.wait_for_answers(reused.new_network, "app", expected, via=live.name) == expected
+    with forgetting_orphan(host, reused.old_network):
+        assert not host.network_exists(reused.old_network)
+        assert host.network_inspect(reused.new_network)["subnets"][0]["subnet"] == reused.subnet
+        assert {reused.stale.container_id, reused.bystander.container_id} <= host.aardvark_ids(
+            reused.old_network
+        )
+        live = host.run(
+            host.session.new_name("live"), {reused.new_network: ["app"]}, ip=reused.shared_ip
+        )
+        dead_ip = reused.stale.ips[reused.old_network]
+        expected = {dead_ip, reused.shared_ip}
+        answers = host.wait_for_answers(reused.new_network, "app", expected, via=live.name)
+        assert answers == expected
 
 
 @pytest.mark.podman
@@ -356,14 +358,16 @@ def test_missing_sibling_rootless(rootless_host: PodmanHost, net_name: NetName) 
 def test_orphan_and_reused_subnet_rootless(rootless_host: PodmanHost, net_name: NetName) -> None:
     host = rootless_host
     reused = host.make_reused_subnet_stale(net_name("old"), net_name("new"))
-    assert not host.network_exists(reused.old_network)
-    assert reused.stale.container_id in host.aardvark_ids(reused.old_network)
-    live = host.run(
-        host.session.new_name("live"), {reused.new_network: ["app"]}, ip=reused.shared_ip
-    )
-    dead_ip = reused.stale.ips[reused.old_network]
-    expected = {dead_ip, reused.shared_ip}
-    assert host.wait_for_answers(reused.new_network, "app", expected, via=live.name) == expected
+    with forgetting_orphan(host, reused.old_network):
+        assert not host.network_exists(reused.old_network)
+        assert reused.stale.container_id in host.aardvark_ids(reused.old_network)
+        live = host.run(
+            host.session.new_name("live"), {reused.new_network: ["app"]}, ip=reused.shared_ip
+        )
+        dead_ip = reused.stale.ips[reused.old_network]
+        expected = {dead_ip, reused.shared_ip}
+        answers = host.wait_for_answers(reused.new_network, "app", expected, via=live.name)
+        assert answers == expected
 
 
 @pytest.mark.rootless
