@@ -139,8 +139,15 @@ def _known_networks(session: PodmanSession, options: CheckOptions) -> frozenset[
     from aardcheck.runner import resolve_run_dir
     from aardcheck.sources.aardvark_files import read_dns_directory
 
-    run_dir = resolve_run_dir(options, session.host_info())
-    directory = read_dns_directory(run_dir, options.aardvark_version or LATEST_AARDVARK)
+    info = session.host_info()
+    if info.network_backend == "cni":  # leftovers are the dnsname plugin's directories
+        from aardcheck.cni_check import dnsname_directory
+
+        directory = dnsname_directory(options, info)
+    else:
+        directory = read_dns_directory(
+            resolve_run_dir(options, info), options.aardvark_version or LATEST_AARDVARK
+        )
     names = {n.name for n in session.state().networks} | {f.network for f in directory.files}
     return options.networks & names
 

@@ -15,7 +15,6 @@ import contextlib
 import errno
 import fcntl
 import os
-import shutil
 import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -143,6 +142,36 @@ def _prune(
         )
 
 
+def _exited(pid: int) -> bool:
+    """Gone, or a zombie (no init reaps it on a host without a real PID 1)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat[stat.rindex(")") + 2 :].startswith(("Z", "X"))
+
+
+def _wait_exited(pid: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not _exited(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def _remove_tree(directory: Path) -> None:
+    """``rm -r`` that does not mind an entry vanishing meanwhile (Python 3.11's rmtree
+    has no ``onexc``; its ``onerror`` is deprecated from 3.12)."""
+    for root, dirs, files in os.walk(directory, topdown=False):
+        for name in files:
+            Path(root, name).unlink(missing_ok=True)
+        for name in dirs:
+            entry = Path(root, name)
+            with contextlib.suppress(FileNotFoundError):
+                # a symlink to a directory is listed here, never followed
+                entry.unlink() if entry.is_symlink() else entry.rmdir()
+    with contextlib.suppress(FileNotFoundError):
+        directory.rmdir()
+
+
 def _delete(directory: Path, network_exists: Callable[[str], bool], timeout: float) -> Change:
     if network_exists(directory.name):
         return Change(
@@ -152,7 +181,10 @@ def _delete(directory: Path, network_exists: Callable[[str], bool], timeout: flo
         pid = dnsmasq_of(directory)
         if pid is not None:
             os.kill(pid, signal.SIGTERM)
-        shutil.rmtree(directory)
+            # dnsmasq deletes its pidfile on the way out: removing the directory
+            # meanwhile races with it
+            _wait_exited(pid, timeout=5.0)
+        _remove_tree(directory)
     return Change(
         "delete-file",
         directory.name,

@@ -131,7 +131,10 @@ def test_clean_prunes_the_dead_line_and_removes_the_orphan_directory(cni_host: C
     assert Path(f"/proc/{orphan_pid}").exists()
 
     with host.api_service() as url:
-        proc = run_aardcheck("clean", "--url", url, host=host, env=host.aardcheck_env(url))
+        proc = run_aardcheck(
+            "clean", "--url", url, "--network", net, "--network", gone,
+            host=host, env=host.aardcheck_env(url),
+        )  # fmt: skip
         assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = host.hosts_lines(net)
     assert not any(f"\t{dead.name}\t" in f"{ln}\t" for ln in lines), lines
