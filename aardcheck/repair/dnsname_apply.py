@@ -6,7 +6,9 @@ and podman's containers *under the lock*, drop only lines still proven stale, wr
 temp file in the same directory (same mode) and rename it over ``addnhosts``, then
 SIGHUP the network's dnsmasq - only a pid whose ``/proc/PID/comm`` is ``dnsmasq`` and
 whose command line names this directory's ``dnsmasq.conf``. An orphan directory's
-dnsmasq gets SIGTERM and the directory is removed, under the same lock.
+dnsmasq gets SIGTERM and the directory is removed, under the same lock. Every file
+operation goes through a descriptor of the network's directory reached without following
+a symlink (``dnsname_fs``).
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ from aardcheck.dnsname.hosts_format import parse_hosts, render_without
 from aardcheck.dnsname.model import CONF_FILE, HOSTS_FILE, LOCK_FILE, PID_FILE
 from aardcheck.errors import AardcheckError
 from aardcheck.models import Container, Finding, Kind
+from aardcheck.repair.dnsname_fs import open_directory, read_at, remove_tree_at, replace_at
 from aardcheck.repair.outcome import Change
 from aardcheck.repair.plan import DeleteFile, PruneLines, ReloadContainer, RepairPlan
-from aardcheck.sources.aardvark_files import UnreadableFile, read_network_file
 
 Containers = Callable[[], Sequence[Container]]
 
@@ -37,12 +39,11 @@ class LockBusy(AardcheckError):
 
 
 @contextlib.contextmanager
-def dnsname_lock(directory: Path, timeout: float) -> Iterator[None]:
+def dnsname_lock(dir_fd: int, directory: Path, timeout: float) -> Iterator[None]:
     """The plugin's own lock: ``flock(LOCK_EX)`` on ``DIR/lock`` (created 0750 if missing,
     as go-filemutex does); never follows a symlink."""
-    fd = os.open(
-        directory / LOCK_FILE, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o750
-    )
+    flags = os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(LOCK_FILE, flags, 0o750, dir_fd=dir_fd)
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -58,33 +59,31 @@ def dnsname_lock(directory: Path, timeout: float) -> Iterator[None]:
         os.close(fd)  # closing releases the flock
 
 
-def dnsmasq_of(directory: Path) -> int | None:
+@contextlib.contextmanager
+def pinned(directory: Path) -> Iterator[int]:
+    """A descriptor of ``directory`` reached without following a symlink."""
+    fd = open_directory(directory)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def dnsmasq_of(directory: Path, dir_fd: int | None = None) -> int | None:
     """The pid in ``DIR/pidfile`` when it is this directory's dnsmasq, else None."""
     try:
-        pid = int(read_network_file(directory / PID_FILE, 64).decode("ascii").strip())
+        if dir_fd is None:
+            with pinned(directory) as fd:
+                raw = read_at(fd, PID_FILE, 64)
+        else:
+            raw = read_at(dir_fd, PID_FILE, 64)
+        pid = int(raw.decode("ascii").strip())
         comm = Path(f"/proc/{pid}/comm").read_text().strip()
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except (UnreadableFile, OSError, ValueError):
+    except (OSError, ValueError):
         return None
     wanted = f"--conf-file={directory / CONF_FILE}".encode()
     return pid if pid > 1 and comm == "dnsmasq" and wanted in argv else None
-
-
-def _write_beside(path: Path, content: bytes) -> None:
-    """Replace ``path`` atomically with a temp file of the same mode in its directory."""
-    info = os.lstat(path)
-    temp = path.with_name(f".{path.name}.aardcheck-{os.getpid()}")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, info.st_mode & 0o7777)
-    try:
-        os.write(fd, content)
-        os.fchown(fd, info.st_uid, info.st_gid)
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        temp.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    os.rename(temp, path)
 
 
 def _stale_lines(
@@ -117,16 +116,16 @@ def _prune(
     directory: Path, wanted: Sequence[Finding], containers: Containers, timeout: float
 ) -> Change:
     path = directory / HOSTS_FILE
-    with dnsname_lock(directory, timeout):
-        before = read_network_file(path)
+    with pinned(directory) as dir_fd, dnsname_lock(dir_fd, directory, timeout):
+        before = read_at(dir_fd, HOSTS_FILE)
         drop = _stale_lines(before, wanted, containers())
         if not drop:
             return Change(
                 "prune-lines", directory.name, str(path), "skipped", "no line is stale any more"
             )
         after = render_without(before, frozenset(drop))
-        _write_beside(path, after)
-        pid = dnsmasq_of(directory)
+        replace_at(dir_fd, HOSTS_FILE, after)
+        pid = dnsmasq_of(directory, dir_fd)
         if pid is not None:
             os.kill(pid, signal.SIGHUP)  # dnsmasq re-reads addn-hosts only on SIGHUP
         lines = ",".join(map(str, sorted(drop)))
@@ -157,34 +156,22 @@ def _wait_exited(pid: int, timeout: float) -> None:
         time.sleep(0.02)
 
 
-def _remove_tree(directory: Path) -> None:
-    """``rm -r`` that does not mind an entry vanishing meanwhile (Python 3.11's rmtree
-    has no ``onexc``; its ``onerror`` is deprecated from 3.12)."""
-    for root, dirs, files in os.walk(directory, topdown=False):
-        for name in files:
-            Path(root, name).unlink(missing_ok=True)
-        for name in dirs:
-            entry = Path(root, name)
-            with contextlib.suppress(FileNotFoundError):
-                # a symlink to a directory is listed here, never followed
-                entry.unlink() if entry.is_symlink() else entry.rmdir()
-    with contextlib.suppress(FileNotFoundError):
-        directory.rmdir()
-
-
 def _delete(directory: Path, network_exists: Callable[[str], bool], timeout: float) -> Change:
     if network_exists(directory.name):
         return Change(
             "delete-file", directory.name, str(directory), "skipped", "the network exists again"
         )
-    with dnsname_lock(directory, timeout):
-        pid = dnsmasq_of(directory)
+    with (
+        pinned(directory.parent) as parent_fd,
+        pinned(directory) as dir_fd,
+        dnsname_lock(dir_fd, directory, timeout),
+    ):
+        pid = dnsmasq_of(directory, dir_fd)
         if pid is not None:
             os.kill(pid, signal.SIGTERM)
-            # dnsmasq deletes its pidfile on the way out: removing the directory
-            # meanwhile races with it
+            # dnsmasq deletes its pidfile on the way out: let it finish first
             _wait_exited(pid, timeout=5.0)
-        _remove_tree(directory)
+        remove_tree_at(parent_fd, directory.name)
     return Change(
         "delete-file",
         directory.name,

@@ -110,3 +110,34 @@ def test_only_this_directorys_dnsmasq_is_ever_signalled(run_dir: Path) -> None:
     assert dnsmasq_of(run_dir / "web") is None
     (run_dir / "web" / "pidfile").write_text("garbage")
     assert dnsmasq_of(run_dir / "web") is None
+
+
+def test_a_directory_swapped_for_a_symlink_is_never_acted_through(
+    run_dir: Path, tmp_path: Path
+) -> None:
+    """A rootless user swapping ``NET/`` for a symlink between check and repair must not
+    steer root's edit or delete elsewhere."""
+    result = _result(run_dir)  # checked while the directories were real
+    plan = build_dnsname_plan(result)
+    for name in ("web", "gone"):
+        shutil.rmtree(run_dir / name)
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / "addnhosts").write_bytes((ROOT / "web" / "addnhosts").read_bytes())
+    (target / "precious").write_text("x")
+    (run_dir / "web").symlink_to(target)
+    (run_dir / "gone").symlink_to(target)
+    edits = tuple(a for a in plan.actions if not isinstance(a, ReloadContainer))
+    changes = apply_dnsname_plan(
+        replace(plan, actions=edits),
+        result.findings,
+        containers=lambda: STATE.containers,
+        network_exists=lambda name: False,
+        lock_timeout=0.3,
+    )
+    assert [(c.action, c.status) for c in changes] == [
+        ("prune-lines", "failed"),
+        ("delete-file", "failed"),
+    ]
+    assert (target / "addnhosts").read_bytes() == (ROOT / "web" / "addnhosts").read_bytes()
+    assert (target / "precious").exists() and not (target / "lock").exists()
