@@ -204,8 +204,7 @@ class PodmanSession:
             if isinstance(exc.__cause__, TimeoutError):
                 raise ApiTimeout(text) from exc
             raise EnvironmentUnavailable(text) from exc
-        finally:
-            self._count(None)
+        self._count(None)  # requests answered, as the podman package's hook counted them
         self._headers = self._headers or reply.headers
         if reply.status >= 400:
             text = f"HTTP {reply.status} {reply.reason}: {reply.message()}"
@@ -240,9 +239,8 @@ class PodmanSession:
         try:
             reply = self._http.request("GET", self._target("/_ping", False, {}), timeout=3)
         except HttpError:
-            return False
-        finally:
-            self._count(None)
+            return False  # a private service not listening yet: not a request it answered
+        self._count(None)
         self._headers = self._headers or reply.headers
         return reply.status == 200
 
