@@ -5,10 +5,10 @@ take the exclusive ``flock`` on ``DIR/lock`` (bounded wait here), re-read ``addn
 and podman's containers *under the lock*, drop only lines still proven stale, write a
 temp file in the same directory (same mode) and rename it over ``addnhosts``, then
 SIGHUP the network's dnsmasq - only a pid whose ``/proc/PID/comm`` is ``dnsmasq`` and
-whose command line names this directory's ``dnsmasq.conf``. An orphan directory's
-dnsmasq gets SIGTERM and the directory is removed, under the same lock. Every file
-operation goes through a descriptor of the network's directory reached without following
-a symlink (``dnsname_fs``).
+whose command line names this directory's ``dnsmasq.conf``, pinned by a pidfd first.
+An orphan directory's dnsmasq gets SIGTERM and the directory is removed, under the same
+lock. Every file operation goes through a descriptor of the network's directory reached
+without following a symlink (``dnsname_fs``).
 """
 
 from __future__ import annotations
@@ -69,6 +69,29 @@ def pinned(directory: Path) -> Iterator[int]:
         os.close(fd)
 
 
+def signal_dnsmasq(directory: Path, dir_fd: int, sig: signal.Signals) -> int | None:
+    """Send ``sig`` to this directory's dnsmasq; its pid, or None when none runs.
+
+    The process is pinned with a pidfd *before* it is identified, so a pid reused
+    between identifying and signalling can never receive the signal."""
+    try:
+        pid = int(read_at(dir_fd, PID_FILE, 64).decode("ascii").strip())
+        pidfd = os.pidfd_open(pid) if pid > 1 else None
+    except (OSError, ValueError):
+        return None
+    if pidfd is None:
+        return None
+    try:
+        if dnsmasq_of(directory, dir_fd) != pid:
+            return None
+        signal.pidfd_send_signal(pidfd, sig)
+        return pid
+    except ProcessLookupError:
+        return None
+    finally:
+        os.close(pidfd)
+
+
 def dnsmasq_of(directory: Path, dir_fd: int | None = None) -> int | None:
     """The pid in ``DIR/pidfile`` when it is this directory's dnsmasq, else None."""
     try:
@@ -125,9 +148,8 @@ def _prune(
             )
         after = render_without(before, frozenset(drop))
         replace_at(dir_fd, HOSTS_FILE, after)
-        pid = dnsmasq_of(directory, dir_fd)
-        if pid is not None:
-            os.kill(pid, signal.SIGHUP)  # dnsmasq re-reads addn-hosts only on SIGHUP
+        # dnsmasq re-reads addn-hosts only on SIGHUP
+        pid = signal_dnsmasq(directory, dir_fd, signal.SIGHUP)
         lines = ",".join(map(str, sorted(drop)))
         detail = f"line(s) {lines}; " + (f"SIGHUP dnsmasq {pid}" if pid else "no dnsmasq running")
         return Change(
@@ -166,9 +188,8 @@ def _delete(directory: Path, network_exists: Callable[[str], bool], timeout: flo
         pinned(directory) as dir_fd,
         dnsname_lock(dir_fd, directory, timeout),
     ):
-        pid = dnsmasq_of(directory, dir_fd)
+        pid = signal_dnsmasq(directory, dir_fd, signal.SIGTERM)
         if pid is not None:
-            os.kill(pid, signal.SIGTERM)
             # dnsmasq deletes its pidfile on the way out: let it finish first
             _wait_exited(pid, timeout=5.0)
         remove_tree_at(parent_fd, directory.name)

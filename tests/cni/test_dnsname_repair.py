@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import signal
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from aardcheck.models import (
     Scope,
     Snapshot,
 )
-from aardcheck.repair.dnsname_apply import apply_dnsname_plan, dnsmasq_of
+from aardcheck.repair.dnsname_apply import apply_dnsname_plan, dnsmasq_of, signal_dnsmasq
 from aardcheck.repair.plan import DeleteFile, PruneLines, ReloadContainer
 from aardcheck.sources.dnsname_files import read_dnsname_root
 from tests.cni.test_dnsname_checks import ROOT, SILENT, STATE
@@ -108,6 +109,11 @@ def test_the_plugins_lock_held_means_nothing_changes(run_dir: Path) -> None:
 def test_only_this_directorys_dnsmasq_is_ever_signalled(run_dir: Path) -> None:
     (run_dir / "web" / "pidfile").write_text(f"{os.getpid()}\n")  # a live non-dnsmasq
     assert dnsmasq_of(run_dir / "web") is None
+    fd = os.open(run_dir / "web", os.O_RDONLY | os.O_DIRECTORY)
+    try:  # SIGTERM would end this very test process
+        assert signal_dnsmasq(run_dir / "web", fd, signal.SIGTERM) is None
+    finally:
+        os.close(fd)
     (run_dir / "web" / "pidfile").write_text("garbage")
     assert dnsmasq_of(run_dir / "web") is None
 
