@@ -35,7 +35,7 @@ from aardcheck.watch.transitions import FindingTracker
 from aardcheck.watch.wakeup import WorkSignal
 
 #: Seconds the watcher waits for an ARP/NDP reply from a leftover line's address.
-WATCH_LIVENESS_TIMEOUT = 0.5
+WATCH_LIVENESS_TIMEOUT = 0.3
 
 #: The listing failure podman 4.3 has while any container's netns is gone (runner's words).
 VANISHED_NETNS = "network namespace of container"
