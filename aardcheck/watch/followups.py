@@ -27,10 +27,28 @@ LOOK_AGAIN: dict[Kind, tuple[float, float]] = {
     Kind.RESOLVER_DOWN: (2.0, 30.0),
 }
 
+#: Seconds the watcher waits for an ARP/NDP reply from a leftover line's address. A line
+#: it looks at is one podman no longer owns: a shorter wait only risks calling a
+#: slow-answering leftover "dead" rather than "unknown" (both stale), and it is most of
+#: the detection latency.
+WATCH_LIVENESS_TIMEOUT = 0.3
+
+#: The listing failure podman 4.3 has while any container's netns is gone (runner's words).
+VANISHED_NETNS = "network namespace of container"
+#: Longest wait before a check after such a failure.
+TRANSIENT_RETRY = 1.0
+
 #: Containers whose last event is remembered (a bound, not a policy).
 FINISHED_KEPT = 4096
 #: A begun change (a start, a teardown) that never ended stops counting after this.
 TRANSIT_MAX = 30.0
+
+
+def retry_delay(backoff: float, failure: str) -> float:
+    """The wait before the check after a failed one. podman 4.3 lists nothing while a
+    container's netns is gone, until someone runs ``podman rm`` (seconds): then look
+    again soon - a removal is what ends it."""
+    return min(backoff, TRANSIENT_RETRY) if VANISHED_NETNS in failure else backoff
 
 
 @dataclass(slots=True)

@@ -21,7 +21,12 @@ from aardcheck.runner import check_with
 from aardcheck.sources.podman_api import PodmanSession
 from aardcheck.watch.answer import AnswerServer, AnswerState
 from aardcheck.watch.directories import DirectoryWatch
-from aardcheck.watch.followups import ContainerTransit, LookAgain
+from aardcheck.watch.followups import (
+    WATCH_LIVENESS_TIMEOUT,
+    ContainerTransit,
+    LookAgain,
+    retry_delay,
+)
 from aardcheck.watch.link import PodmanLink
 from aardcheck.watch.metrics import WatchMetrics
 from aardcheck.watch.notify import SystemdNotifier
@@ -33,14 +38,6 @@ from aardcheck.watch.routing import known_networks, memberships
 from aardcheck.watch.schedule import Backoff, Batch, Debouncer, RepairGate, Timetable
 from aardcheck.watch.transitions import FindingTracker
 from aardcheck.watch.wakeup import WorkSignal
-
-#: Seconds the watcher waits for an ARP/NDP reply from a leftover line's address.
-WATCH_LIVENESS_TIMEOUT = 0.3
-
-#: The listing failure podman 4.3 has while any container's netns is gone (runner's words).
-VANISHED_NETNS = "network namespace of container"
-#: Longest wait before a check after such a failure.
-TRANSIENT_RETRY = 1.0
 
 #: After a stop request, how long a check in progress may still take before the watcher
 #: exits without it (podman can block a listing for tens of seconds on a busy host).
@@ -56,9 +53,6 @@ class Watcher:
         notifier: SystemdNotifier | None = None,
         metrics: WatchMetrics | None = None,
     ) -> None:
-        # A line the watcher looks at is one podman no longer owns: a shorter wait for an
-        # ARP reply only risks calling a slow-answering leftover "dead" rather than
-        # "unknown" (both stale), and it is most of the detection latency.
         liveness = min(options.check.liveness_timeout, WATCH_LIVENESS_TIMEOUT)
         self.options = replace(options, check=replace(options.check, liveness_timeout=liveness))
         self.reporter = reporter
@@ -303,12 +297,8 @@ class Watcher:
             self.link.drop()  # reconnect (and restart a private service) next time
         else:
             self.link.release()  # the failed check may have listed containers
-        delay = self.retry.next_delay()
         what = str(err) if isinstance(err, AardcheckError) else describe_error(err)
-        if VANISHED_NETNS in what:
-            # podman 4.3 lists nothing while a container's netns is gone, until someone
-            # runs `podman rm` (seconds): look again soon, a removal is what we wait for
-            delay = min(delay, TRANSIENT_RETRY)
+        delay = retry_delay(self.retry.next_delay(), what)
         self.reporter.problem("check", f"check failed: {what}; retrying with back-off")
         self.reporter.debug(f"next attempt in {delay:.1f} s")
         self.timetable.add(time.monotonic() + delay, Batch(None, ("retry after failure",)))

@@ -6,9 +6,11 @@ from aardcheck.models import Finding, Kind, Severity
 from aardcheck.watch.followups import (
     FINISHED_KEPT,
     LOOK_AGAIN,
+    TRANSIENT_RETRY,
     TRANSIT_MAX,
     ContainerTransit,
     LookAgain,
+    retry_delay,
 )
 
 DOWN = Finding(Kind.RESOLVER_DOWN, "web", address="10.89.0.1", severity=Severity.CRITICAL)
@@ -77,3 +79,9 @@ def test_busy_from_a_begun_change_until_it_ends_or_is_too_old() -> None:
     transit.note("remove", "a", 12.0)
     assert not transit.busy_at(12.5)
     assert transit.busy_at(11.0)  # a check that started then saw part of the change
+
+
+def test_a_vanished_netns_listing_failure_is_retried_within_a_second() -> None:
+    vanished = "podman cannot list containers: the network namespace of container 0605a2 vanished"
+    assert retry_delay(8.0, vanished) == TRANSIENT_RETRY
+    assert retry_delay(8.0, "podman API does not answer") == 8.0
