@@ -116,9 +116,10 @@ class Answers:
         if params.get("textfile_dir"):
             raise Declined("--textfile-dir writes files")
 
-    def _view(self, networks: frozenset[str] | None) -> View:
+    def _view(self, networks: frozenset[str] | None, *, podman_only: bool = False) -> View:
+        """``podman_only``: what podman lists and the files hold, not any network's checks."""
         selected = self.options.check.networks
-        if selected and not (networks and networks <= selected):
+        if selected and not podman_only and not (networks and networks <= selected):
             raise Declined("networks outside the watcher's --network")
         view = self.state.view(networks)
         if isinstance(view, str):
@@ -221,13 +222,14 @@ class Answers:
             project = resolve_project(args, env, cwd)
         except AardcheckError as err:
             raise Declined(f"project: {err}") from None
-        view = self._view(frozenset())
+        view = self._view(frozenset(), podman_only=True)
         snap, ctx = view.snapshot, view.context
         routes = host_route_subnets() if ctx.scope == "rootful" else []
         selection = select(project, snap.podman, snap.directory, routes)
+        # every project network, checked or not: a file appearing for one changes its plan
+        view = self._view(selection.check | {st.network.name for st in selection.statuses})
         checked = None
         if selection.check:
-            view = self._view(selection.check)
             checked = served_result(view, selection.check, probe=bool(p["probe"]), started=started)
         findings = checked.findings if checked is not None else ()
         context = CheckContext(ctx.run_dir, ctx.scope, ctx.podman_version, ctx.api_url)

@@ -85,3 +85,30 @@ def test_answers_equal_a_cold_run(
     cold_clean = run_aardcheck(*dry, "--no-watcher", host=host, env=env)
     assert (warm_clean.returncode, warm_clean.stdout) == (cold_clean.returncode, cold_clean.stdout)
     assert "would prune" in warm_clean.stdout
+
+
+def test_preflight_answer_equals_a_cold_one(
+    rootful_host: PodmanHost, start_watch: StartWatch, tmp_path: Path
+) -> None:
+    from tests.places.stack import Stack
+
+    host = rootful_host
+    stack = Stack(host)
+    stack.up()
+    env = {"AARDCHECK_ANSWER_SOCKET": str(tmp_path / "watch.sock")}
+    watcher = start_watch(host, "--network", stack.network, "--no-probe", env=env)
+    watcher.wait_ready()
+    argv = ("preflight", *stack.args, "--format", "json")
+    deadline = time.monotonic() + 60
+    while True:
+        warm = run_aardcheck(*argv, host=host, env=env)
+        cold = run_aardcheck(*argv, "--no-watcher", host=host, env=env)
+        warm_doc, cold_doc = json.loads(warm.stdout), json.loads(cold.stdout)
+        answered = warm_doc.pop("served_by", None) is not None
+        for doc in (warm_doc, cold_doc):
+            doc.get("host", {}).pop("api_url", None)
+            doc.get("host", {}).pop("private_api", None)
+        assert (warm.returncode, warm_doc) == (cold.returncode, cold_doc)
+        if answered:
+            break
+        assert time.monotonic() < deadline, "the watcher never answered"
