@@ -109,12 +109,7 @@ def test_the_socket_is_owner_only_and_answers(socket_path: Path) -> None:
     assert "answering" in server.start()
     try:
         assert stat.S_IMODE(os.lstat(socket_path).st_mode) == 0o600
-        assert client.ask(["check", "--format", "json"], timeout=2) == {
-            "v": client.PROTOCOL,
-            "exit": 1,
-            "stdout": "out\n",
-            "stderr": "",
-        }
+        assert client.ask(["check", "--format", "json"], timeout=2) == (1, "out\n", "")
         assert seen[0]["argv"] == ["check", "--format", "json"]
         assert seen[0]["cwd"] == os.getcwd()
         second = AnswerServer(handle)
