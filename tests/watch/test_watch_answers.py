@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.realpodman import PodmanHost, run_aardcheck
 from tests.watch.conftest import StartWatch
 from tests.watch.stale import plant_dead_stale
@@ -43,14 +45,20 @@ def served(proc: subprocess.CompletedProcess[str]) -> bool:
     return "served_by" in json.loads(proc.stdout)
 
 
+@pytest.mark.parametrize("who", ["rootful", pytest.param("rootless", marks=pytest.mark.rootless)])
 def test_answers_equal_a_cold_run(
-    rootful_host: PodmanHost, net_name: NetName, start_watch: StartWatch, tmp_path: Path
+    who: str,
+    request: pytest.FixtureRequest,
+    net_name: NetName,
+    start_watch: StartWatch,
+    tmp_path: Path,
 ) -> None:
-    host = rootful_host
+    host: PodmanHost = request.getfixturevalue(f"{who}_host")
     net = host.network_create(net_name("ans"))
     host.run(host.session.new_name("live"), {net: ["app"]})
     doomed = host.run(host.session.new_name("doomed"), {net: ["app"]})
-    env = {"AARDCHECK_ANSWER_SOCKET": str(tmp_path / "watch.sock")}
+    # root: a socket of this test's own; a throw-away user: the default, in its runtime dir
+    env = {} if host.rootless else {"AARDCHECK_ANSWER_SOCKET": str(tmp_path / "watch.sock")}
     watcher = start_watch(host, "--network", net, "--interval", "600", env=env)
     watcher.wait_ready()
 
