@@ -91,7 +91,11 @@ for var in AARDTEST_KEEP HYPOTHESIS_PROFILE; do
 done
 
 status=0
-nsenter --net="/run/netns/$netns" unshare --mount --propagation private --fork \
+# A pid namespace of its own too: the harness ends a throw-away user's processes by uid,
+# and every lane's first user has the same uid (each tree has its own /etc/passwd), so a
+# lane must see, and can kill, only its own processes. catatonit is its init: it reaps
+# what podman's daemons leave, as a real host's init does.
+nsenter --net="/run/netns/$netns" unshare --mount --propagation private --pid --fork \
     env ROOT="$root" REPO="$repo_root" INSIDE="$inside" MODE="$mode" \
     bash -s -- "${pass_env[@]}" -- "$@" <<'EOF' || status=$?
 set -euo pipefail
@@ -131,8 +135,8 @@ if [[ ! -f $stamp || $(<"$stamp") != "$(sha256sum pyproject.toml)" ]]; then
     sha256sum pyproject.toml >"$stamp"
 fi
 if [[ $MODE == exec ]]; then
-    exec env -i "${envs[@]}" "$@"
+    exec env -i "${envs[@]}" /usr/bin/catatonit -- "$@"
 fi
-exec env -i "${envs[@]}" /opt/aardcheck-venv/bin/python -m pytest "$@"
+exec env -i "${envs[@]}" /usr/bin/catatonit -- /opt/aardcheck-venv/bin/python -m pytest "$@"
 EOF
 exit "$status"
