@@ -343,12 +343,12 @@ class Watcher:
         self._schedule_look_again(now)
         if self.options.fix and result is not None:
             self._repair(session, result, now)
-        # Before the log line: once a check is reported, it holds no container netns.
-        self.link.release()
         duration = time.monotonic() - started
         self.metrics.set_findings(self.tracker.current)
         self.metrics.record_check(full=scope is None, ok=True, duration=duration)
         self._write_textfile()
+        # Before the log line: once a check is logged, it holds no container netns.
+        self.link.release()
         nets = "all networks" if checked is None else f"{len(checked)} network(s)"
         self.reporter.debug(
             f"check #{self.checks} of {nets} ({', '.join(batch.reasons)}) took {duration:.2f} s: "
