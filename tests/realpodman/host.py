@@ -76,6 +76,10 @@ class PodmanHost:
             return self.user.environment()
         env = {k: v for k, v in os.environ.items() if k not in _FOREIGN_ENV}
         env["CONTAINERS_CONF"] = str(self.session.containers_conf)
+        # A watcher a test starts answers on the session's own socket, never on root's
+        # default (/run/aardcheck/watch.sock: a real watcher's, or another session's).
+        # Rootless users are the session's own: their default socket is already private.
+        env.setdefault("AARDCHECK_ANSWER_SOCKET", str(self.session.workdir / "watch.sock"))
         return env
 
     def command(self, argv: Sequence[str], extra_env: Mapping[str, str] | None = None) -> list[str]:
