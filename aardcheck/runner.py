@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from aardcheck.analysis import analyse, liveness_requests
 from aardcheck.errors import AardcheckError, EnvironmentUnavailable, UsageError
 from aardcheck.models import (
-    LATEST_AARDVARK,
     AardvarkVersion,
     AddressLiveness,
     CheckContext,
@@ -29,7 +28,11 @@ from aardcheck.models import (
 )
 from aardcheck.probe_plan import plan_probes
 from aardcheck.sources import discovery
-from aardcheck.sources.aardvark_files import installed_aardvark_version, read_dns_directory
+from aardcheck.sources.aardvark_files import (
+    AARDVARK_DIRS,
+    installed_aardvark_version,
+    read_dns_directory,
+)
 from aardcheck.sources.podman_api import HostInfo, PodmanSession, connect
 
 if TYPE_CHECKING:
@@ -164,7 +167,14 @@ def gather(
     # podman's listings (most of a check's wait) overlap reading the files
     listing = _Background(session.state)
     try:
-        version = options.aardvark_version or installed_aardvark_version() or LATEST_AARDVARK
+        version = options.aardvark_version or installed_aardvark_version()
+        if version is None:
+            where = ", ".join(str(d) for d in AARDVARK_DIRS)
+            raise EnvironmentUnavailable(
+                f"aardvark-dns is not installed (none runs from {where}): podman's networks "
+                "get no DNS at all; install aardvark-dns, or give --aardvark-version X.Y to "
+                "read the files anyway"
+            )
         directory = read_dns_directory(run_dir, version)
     finally:
         state = listing.result()

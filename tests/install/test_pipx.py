@@ -130,11 +130,6 @@ def test_without_netavark_one_line_exit_3(
     assert "netavark" in one_line_error(done.stderr)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: without aardvark-dns, check falls back to the newest grammar and "
-    "reports as usual; the missing resolver should be an environment error (runner.gather)",
-)
 def test_without_aardvark_dns_one_line_exit_3(rootful_pipx: Path, rootful_host: PodmanHost) -> None:
     """aardvark-dns hidden in a private mount namespace (the host's stays as it is)."""
     binary = next(d / "aardvark-dns" for d in AARDVARK_DIRS if (d / "aardvark-dns").exists())
