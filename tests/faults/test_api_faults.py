@@ -155,7 +155,9 @@ def test_api_killed_during_fix(box: Sandbox, route: str, skip: int, hang_up: boo
     with box.api(fake) as url:
         proc = box.run("fix", "--yes", "--no-probe", "--url", url, "--run-dir", box.run_dir)
     _assert_environment_error(box, proc, url)
-    assert fake.requests.count(route) == skip + 1
+    # the request that killed it, and at most one resend: a GET whose kept-alive
+    # connection closed without an answer is sent once more on a new one
+    assert fake.requests.count(route) in (skip + 1, skip + 2)
     assert box.state(skip=LOCKS) == before
     assert (box.dns_dir / NET).read_bytes() == NET_FILE
     if route == "containers":  # the locks were taken: they must be free again
