@@ -17,6 +17,7 @@ from pathlib import Path
 from subprocess import CompletedProcess
 
 from tests.realpodman import IMAGE, PodmanHost, run_aardcheck
+from tests.realpodman.invoke import python_for
 
 COMPOSE_TIMEOUT = 240.0
 SERVICES = ("web", "db")
@@ -65,8 +66,16 @@ class Stack:
         self, *args: str, check: bool = True, env: Mapping[str, str] | None = None
     ) -> CompletedProcess[str]:
         """podman-compose as the host's user (through runuser for a rootless one)."""
+        # A rootless user runs it as a module of an interpreter it can execute: the venv's
+        # script names the checkout's path in its #! line, which a CI clone under /root
+        # closes to other users.
+        program = (
+            [python_for(self.host), "-m", "podman_compose"]
+            if self.host.user
+            else [podman_compose_program()]
+        )
         return self.host.exec(
-            podman_compose_program(),
+            *program,
             *self.args,
             *args,
             extra_env=env,
