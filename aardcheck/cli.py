@@ -7,27 +7,24 @@ them, so ``--help`` and ``lint`` start fast.
 from __future__ import annotations
 
 import copy
-import enum
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from aardcheck.cli_common import (
+from aardcheck import cli_run
+from aardcheck.cli_common import OutputFormat, StrategyChoice, fail, guarded, say
+from aardcheck.cli_options import (
     AardvarkVersionOpt,
     FormatOpt,
     NetworkOpt,
     NoWatcherOpt,
-    OutputFormat,
     RunDirOpt,
+    TextfileDirOpt,
     UrlOpt,
-    fail,
-    guarded,
     help_markup,
-    parse_version,
 )
-from aardcheck.cli_textfile import TextfileDirOpt, textfile_run
 from aardcheck.errors import ExitCode
 
 app = typer.Typer(
@@ -81,36 +78,18 @@ def check(
     no_watcher: NoWatcherOpt = False,
 ) -> None:
     """Cross-check every aardvark-dns line against podman and the resolver's answers."""
-    from aardcheck.models import AardvarkVersion
-    from aardcheck.runner import CheckOptions, run_check
-
-    version = parse_version(aardvark_version)
-    options = CheckOptions(
-        networks=frozenset(network or ()),
-        probe=not no_probe,
+    cli_run.check(
+        network=network,
+        output=output,
+        no_probe=no_probe,
         probe_count=probe_count,
         probe_timeout=probe_timeout,
         run_dir=run_dir,
         url=url,
-        aardvark_version=version if isinstance(version, AardvarkVersion) else None,
+        aardvark_version=aardvark_version,
+        textfile_dir=textfile_dir,
+        no_watcher=no_watcher,
     )
-    with textfile_run(textfile_dir, "check") as run:
-        result = guarded(lambda: run_check(options))
-        from aardcheck.sources.aardvark_files import unreadable_directory
-
-        if why := unreadable_directory(result.snapshot.directory):
-            raise fail(f"nothing checked: {why}", ExitCode.ENVIRONMENT)
-        run.succeeded(result.findings, result.snapshot.probes)
-    code = ExitCode.FINDINGS if result.findings else ExitCode.CLEAN
-    if output is OutputFormat.json:
-        from aardcheck.report import json_report
-
-        sys.stdout.write(json_report.render(result, int(code)))
-    else:
-        from aardcheck.report import text_report
-
-        sys.stdout.write(text_report.render(result, int(code)))
-    raise typer.Exit(int(code))
 
 
 @app.command()
@@ -126,18 +105,7 @@ def lint(
     output: FormatOpt = OutputFormat.text,
 ) -> None:
     """Validate files against aardvark-dns's grammar only (no podman needed)."""
-    from aardcheck.lint import lint_paths, render_json, render_text
-    from aardcheck.models import AardvarkVersion
-
-    version = parse_version(aardvark_version)
-    results = guarded(
-        lambda: lint_paths(
-            list(paths or ()), version if isinstance(version, AardvarkVersion) else None
-        )
-    )
-    bad = any(not r.ok for r in results)
-    sys.stdout.write(render_json(results) if output is OutputFormat.json else render_text(results))
-    raise typer.Exit(int(ExitCode.FINDINGS if bad else ExitCode.CLEAN))
+    cli_run.lint(paths=paths, aardvark_version=aardvark_version, output=output)
 
 
 def _hint_pending_recreates() -> None:
@@ -152,16 +120,11 @@ def _hint_pending_recreates() -> None:
         network = path.name.removeprefix(journal.JOURNAL_PREFIX).removesuffix(
             journal.JOURNAL_SUFFIX
         )
-        typer.echo(
+        say(
             f"aardcheck: note: the re-create of network {network} was interrupted; "
             "`aardcheck fix --resume` completes it",
             err=True,
         )
-
-
-class StrategyChoice(enum.StrEnum):
-    prune = "prune"
-    recreate = "recreate"
 
 
 @app.command()
@@ -207,7 +170,7 @@ def fix(
         from aardcheck.repair.recreate import resume_interrupted
 
         code = guarded(lambda: resume_interrupted(url=url, output_json=output is OutputFormat.json))
-        raise typer.Exit(int(code))
+        raise SystemExit(int(code))
     nets = frozenset(network or ())
     chosen = Strategy(strategy.value)
     options = FixOptions(
@@ -238,7 +201,7 @@ def fix(
         assert isinstance(plan, RepairPlan)
         if yes:
             return True
-        typer.echo(fix_report.plan_text(plan), err=True, nl=False)
+        say(fix_report.plan_text(plan), err=True, end="")
         return typer.confirm("apply this plan?", default=False, err=True)
 
     recreate_hook = None
@@ -253,10 +216,10 @@ def fix(
     if not result.applied and (why := unreadable_directory(result.before.snapshot.directory)):
         raise fail(f"nothing changed: {why}", ExitCode.ENVIRONMENT)
     for change in result.changes:
-        typer.echo(f"aardcheck: {fix_report.change_line(change)}", err=True)
+        say(f"aardcheck: {fix_report.change_line(change)}", err=True)
     render = fix_report.render_json if output is OutputFormat.json else fix_report.render_text
     sys.stdout.write(render(result, dry_run))
-    raise typer.Exit(int(result.exit_code))
+    raise SystemExit(int(result.exit_code))
 
 
 from aardcheck.cli_watch import watch  # noqa: E402 (registered after the core commands)

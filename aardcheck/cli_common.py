@@ -1,15 +1,16 @@
-"""Options, output formats and error handling shared by every command module."""
+"""What every command shares and that needs no typer: output formats, the one-line error
+with its exit code, and domain errors turned into exit codes.
+
+typer-free on purpose: the cold path of ``check``, ``clean``, ``preflight``, ``compose``
+and ``lint`` runs without importing typer (``aardcheck.cli_fast``).
+"""
 
 from __future__ import annotations
 
 import enum
-import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
-from typing import Annotated, Literal, TypeVar
-
-import typer
+from typing import TypeVar
 
 from aardcheck.errors import AardcheckError, ExitCode
 
@@ -21,61 +22,29 @@ class OutputFormat(enum.StrEnum):
     json = "json"
 
 
-NetworkOpt = Annotated[
-    list[str] | None,
-    typer.Option("--network", "-n", help="Only this network (repeatable). Default: all."),
-]
-FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-o", help="Report format on stdout.")]
-RunDirOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--run-dir",
-        help="netavark run directory (holding aardvark-dns/). Default: asked from podman.",
-    ),
-]
-UrlOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--url",
-        help="podman API URL, e.g. unix:///run/podman/podman.sock. Default: the usual "
-        "socket, else a private `podman system service` for this run.",
-    ),
-]
-AardvarkVersionOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--aardvark-version",
-        help="Judge files by this aardvark-dns release's grammar. Default: the installed one.",
-    ),
-]
-NoWatcherOpt = Annotated[
-    bool,
-    typer.Option(
-        "--no-watcher",
-        help="Compute the answer here even when `aardcheck watch` runs and could give it "
-        "(a watcher is asked first: aardcheck/__main__.py).",
-    ),
-]
+class StrategyChoice(enum.StrEnum):
+    prune = "prune"
+    recreate = "recreate"
 
 
-def help_markup() -> Literal["rich"] | None:
-    """How typer renders help and usage errors: click's plain text, unless a person at a
-    terminal asks for rich's panels and colours with ``TYPER_USE_RICH=1``.
+def say(text: str, *, err: bool = False, end: str = "\n") -> None:
+    """One message, flushed at once (as click.echo does), on stdout or stderr."""
+    stream = sys.stderr if err else sys.stdout
+    stream.write(f"{text}{end}")
+    stream.flush()
 
-    Rendering with rich imports rich.markdown, markdown-it and pygments: 105-145 ms of a
-    ~230 ms ``--help`` (docs/benchmarks.md), more than the whole help is allowed to cost.
+
+def fail(message: str, code: ExitCode) -> SystemExit:
+    """Print the one-line error to stderr and return the exit to raise.
+
+    A plain SystemExit rather than typer.Exit: click lets it through with its code, and
+    the typer-free cold path raises the same.
     """
-    wanted = os.environ.get("TYPER_USE_RICH", "").lower() in ("1", "true", "yes", "on")
-    return "rich" if wanted and sys.stdout.isatty() else None
-
-
-def fail(message: str, code: ExitCode) -> typer.Exit:
-    """Print the one-line error to stderr and return the Exit to raise."""
     from aardcheck.report.text_report import escape
 
     # escape: podman's messages and container names may hold newlines; one line it is.
-    typer.echo(f"aardcheck: error: {escape(message)}", err=True)
-    return typer.Exit(int(code))
+    say(f"aardcheck: error: {escape(message)}", err=True)
+    return SystemExit(int(code))
 
 
 def guarded(call: Callable[[], T]) -> T:

@@ -7,32 +7,26 @@ the main app at the end of ``aardcheck.cli``.
 
 from __future__ import annotations
 
-import enum
 import os
-import shlex
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from aardcheck.cli_common import (
+from aardcheck import cli_run
+from aardcheck.cli_common import OutputFormat, StrategyChoice, guarded
+from aardcheck.cli_options import (
     FormatOpt,
     NetworkOpt,
     NoWatcherOpt,
-    OutputFormat,
     RunDirOpt,
+    StrategyOpt,
+    TextfileDirOpt,
     UrlOpt,
-    fail,
-    guarded,
 )
-from aardcheck.cli_textfile import TextfileDirOpt, textfile_run
-from aardcheck.errors import AardcheckError, ExitCode
+from aardcheck.errors import ExitCode
 
-#: podman-compose subcommands that create networks (``up`` and ``run``): blocked when
-#: the pre-flight fails. ``start`` and ``restart`` only get the pre-flight's warnings.
-BLOCKING_COMMANDS = frozenset({"up", "run"})
-PREFLIGHT_COMMANDS = BLOCKING_COMMANDS | {"start", "restart"}
 #: ``aardcheck compose``: every argument after aardcheck's own options goes to
 #: podman-compose untouched.
 COMPOSE_CONTEXT: dict[str, Any] = {
@@ -40,11 +34,6 @@ COMPOSE_CONTEXT: dict[str, Any] = {
     "ignore_unknown_options": True,
     "allow_interspersed_args": False,
 }
-
-
-class StrategyChoice(enum.StrEnum):
-    prune = "prune"
-    recreate = "recreate"
 
 
 FileOpt = Annotated[
@@ -64,25 +53,6 @@ EnvFileOpt = Annotated[
 ProfileOpt = Annotated[
     list[str] | None, typer.Option("--profile", help="Enable a compose profile (repeatable).")
 ]
-StrategyOpt = Annotated[
-    StrategyChoice,
-    typer.Option(
-        "--strategy",
-        help="With --fix: prune stale lines and leftover files; recreate also re-creates "
-        "project networks whose file cannot be trusted.",
-    ),
-]
-
-
-def _repair_command(
-    files: list[str], project: str | None, env_file: str, profiles: list[str]
-) -> str:
-    argv = ["aardcheck", "preflight"]
-    argv += [a for f in files for a in ("-f", f)]
-    argv += ["-p", project] if project else []
-    argv += ["--env-file", env_file] if env_file != ".env" else []
-    argv += [a for p in profiles for a in ("--profile", p)]
-    return shlex.join([*argv, "--fix"])
 
 
 def preflight(
@@ -109,40 +79,19 @@ def preflight(
     subnets a new network would share with a leftover file or collide on, and missing
     external networks.
     """
-    from aardcheck.compose import ComposeArgs, resolve_project
-    from aardcheck.preflight import PreflightOptions, run_preflight
-    from aardcheck.preflight_report import render_json, render_text
-    from aardcheck.repair.plan import Strategy
-    from aardcheck.runner import CheckOptions
-
-    args = ComposeArgs(tuple(file or ()), project_name, env_file, tuple(profile or ()))
-    options = PreflightOptions(
-        check=CheckOptions(probe=probe, run_dir=run_dir, url=url),
+    cli_run.preflight(
+        file=file,
+        project_name=project_name,
+        env_file=env_file,
+        profile=profile,
         fix=fix,
-        strategy=Strategy(strategy.value),
+        strategy=strategy,
+        probe=probe,
+        output=output,
+        run_dir=run_dir,
+        url=url,
+        no_watcher=no_watcher,
     )
-    project = guarded(lambda: resolve_project(args, os.environ, os.getcwd()))
-    result = guarded(lambda: run_preflight(project, options))
-    hint = _repair_command(list(file or ()), project_name, env_file, list(profile or ()))
-    render = render_json if output is OutputFormat.json else render_text
-    sys.stdout.write(render(result, hint))
-    raise typer.Exit(int(result.exit_code))
-
-
-def _podman_compose(explicit: str | None) -> str:
-    import shutil
-
-    if explicit:
-        return explicit
-    found = shutil.which("podman-compose")
-    sibling = Path(sys.executable).parent / "podman-compose"
-    if found is None and os.access(sibling, os.X_OK):
-        found = str(sibling)
-    if found is None:
-        raise fail(
-            "podman-compose is not installed (no podman-compose on PATH)", ExitCode.ENVIRONMENT
-        )
-    return found
 
 
 def compose(
@@ -174,40 +123,7 @@ def compose(
     the project unsafe, unless --force. podman-compose replaces this process (no shell),
     so its exit code, output and signals are its own.
     """
-    from aardcheck.compose import parse_compose_argv, resolve_project
-    from aardcheck.preflight import PreflightOptions, run_preflight
-    from aardcheck.preflight_report import render_text
-
-    argv = list(args or ())
-    program = _podman_compose(podman_compose)
-    invocation = guarded(lambda: parse_compose_argv(argv))
-    if invocation.command in PREFLIGHT_COMMANDS:
-        blocking = invocation.command in BLOCKING_COMMANDS
-        try:
-            project = resolve_project(invocation.args, os.environ, os.getcwd())
-            result = run_preflight(project, PreflightOptions(fix=fix))
-        except AardcheckError as err:
-            if blocking and not force:
-                raise fail(
-                    f"pre-flight failed: {err} (--force runs anyway)", err.exit_code
-                ) from None
-            typer.echo(f"aardcheck: warning: pre-flight failed: {err}", err=True)
-        else:
-            fix_hint = shlex.join(["aardcheck", "compose", "--fix", *argv])
-            if not result.safe or result.repair is not None:
-                typer.echo(render_text(result, fix_hint), err=True, nl=False)
-            if not result.safe and blocking and not force:
-                raise fail(
-                    f"refusing `podman-compose {invocation.command}` for project "
-                    f"{project.name}: the pre-flight failed (--fix repairs, --force skips)",
-                    result.exit_code,
-                )
-    sys.stdout.flush()
-    sys.stderr.flush()
-    try:
-        os.execvp(program, [program, *argv])
-    except OSError as err:
-        raise fail(f"cannot run {program}: {err.strerror}", ExitCode.ENVIRONMENT) from None
+    cli_run.compose(args=args, force=force, fix=fix, podman_compose=podman_compose)
 
 
 def clean(
@@ -245,26 +161,16 @@ def clean(
     5 another clean held the lock. --textfile-dir also writes what is left (findings,
     without DNS probes) and the repairs for node_exporter.
     """
-    from aardcheck.clean import default_lock_path, exclusive, run_clean
-    from aardcheck.report.fix_report import change_line, describe
-    from aardcheck.runner import CheckOptions
-
-    options = CheckOptions(networks=frozenset(network or ()), probe=False, run_dir=run_dir, url=url)
-
-    def once() -> Any:
-        with exclusive(lock_file or default_lock_path(), wait):
-            return run_clean(options, dry_run=dry_run, recheck=textfile_dir is not None)
-
-    with textfile_run(textfile_dir, "clean") as run:
-        result = guarded(once)
-        run.succeeded(result.findings, changes=result.changes)
-    if result.dry_run:
-        for action in result.plan.actions:
-            typer.echo(f"aardcheck clean: would {describe(action)}")
-    elif result.worth_reporting:
-        for change in result.changes:
-            typer.echo(f"aardcheck clean: {change_line(change)}")
-    raise typer.Exit(int(result.exit_code))
+    cli_run.clean(
+        network=network,
+        dry_run=dry_run,
+        wait=wait,
+        lock_file=lock_file,
+        run_dir=run_dir,
+        url=url,
+        textfile_dir=textfile_dir,
+        no_watcher=no_watcher,
+    )
 
 
 systemd_app = typer.Typer(
@@ -310,4 +216,4 @@ def systemd_install(
     if not dry_run:
         guarded(lambda: apply_install(plan))
     sys.stdout.write(render(plan, dry_run=dry_run))
-    raise typer.Exit(int(ExitCode.CLEAN))
+    raise SystemExit(int(ExitCode.CLEAN))

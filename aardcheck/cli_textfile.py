@@ -12,25 +12,14 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
-import typer
-
-from aardcheck.cli_common import fail
+from aardcheck.cli_common import fail, say
 from aardcheck.errors import ExitCode
 
 if TYPE_CHECKING:
     from aardcheck.models import Finding, ProbeAnswer
     from aardcheck.repair.outcome import Change
-
-TextfileDirOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--textfile-dir",
-        help="Also write aardcheck-COMMAND.prom here (node_exporter textfile collector), "
-        "even when the run fails.",
-    ),
-]
 
 
 @dataclass(slots=True)
@@ -87,7 +76,7 @@ def _write(directory: Path, command: str, record: RunRecord, duration: float) ->
             changes=record.changes,
         )
     except OSError as err:
-        typer.echo(
+        say(
             f"aardcheck: warning: cannot write metrics to {directory}: {err.strerror or err}",
             err=True,
         )

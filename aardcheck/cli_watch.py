@@ -7,14 +7,8 @@ from typing import Annotated
 
 import typer
 
-from aardcheck.cli_common import (
-    NetworkOpt,
-    OutputFormat,
-    RunDirOpt,
-    UrlOpt,
-    fail,
-    guarded,
-)
+from aardcheck.cli_common import OutputFormat, fail, guarded
+from aardcheck.cli_options import NetworkOpt, RunDirOpt, UrlOpt
 from aardcheck.errors import ExitCode
 
 
@@ -111,4 +105,4 @@ def watch(
         metrics_port=metrics_port,
         textfile_dir=textfile_dir,
     )
-    raise typer.Exit(guarded(lambda: run_watch(options)))
+    raise SystemExit(guarded(lambda: run_watch(options)))

@@ -204,7 +204,7 @@ class Answers:
         return ExitCode.CLEAN, lines, ""
 
     def _preflight(self, p: dict[str, Any], req: dict[str, Any], started: float) -> Reply:
-        from aardcheck.cli_places import _repair_command
+        from aardcheck.cli_run import repair_command
         from aardcheck.compose import ComposeArgs, resolve_project
         from aardcheck.preflight import NON_BLOCKING, PreflightResult, host_route_subnets, select
         from aardcheck.preflight_report import render_json, render_text
@@ -241,7 +241,7 @@ class Answers:
             hazards=selection.hazards,
             context=checked.context if checked is not None else context,
         )
-        hint = _repair_command(files, project_name, env_file, profiles)
+        hint = repair_command(files, project_name, env_file, profiles)
         if str(p["output"]) in ("json", "OutputFormat.json"):
             return result.exit_code, self._mark(render_json(result, hint), view), ""
         return result.exit_code, render_text(result, hint), self._note(view)

@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import typer
 
 from aardcheck.errors import ExitCode
 from tests.faults.fake_api import Reply, error_reply
@@ -249,13 +248,13 @@ def test_real_api_killed_after_host_info(
         return info
 
     monkeypatch.setattr(PodmanSession, "host_info", then_killed)
-    with pytest.raises(typer.Exit) as ended:
+    with pytest.raises(SystemExit) as ended:
         if command == "check":
             cli.check(network=[net], no_probe=True, url=url)
         else:
             cli.fix(network=[net], yes=True, no_probe=True, url=url)
     out = capsys.readouterr()
-    assert ended.value.exit_code == ExitCode.ENVIRONMENT
+    assert ended.value.code == ExitCode.ENVIRONMENT
     assert out.out == ""
     (line,) = out.err.strip().splitlines()
     assert line.startswith("aardcheck: error: podman API at ") and url in line, line

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 
 from aardcheck.errors import ExitCode
 from aardcheck.models import AardvarkVersion, RunDir, Scope
@@ -137,10 +136,11 @@ def _run_check(url: str, box: Sandbox, capsys: pytest.CaptureFixture[str]) -> tu
     from aardcheck import cli
     from aardcheck.cli_common import OutputFormat
 
-    with pytest.raises(typer.Exit) as ended:
+    with pytest.raises(SystemExit) as ended:
         cli.check(no_probe=True, url=url, run_dir=box.run_dir, output=OutputFormat.json)
     out = capsys.readouterr()
-    return int(ended.value.exit_code), json.loads(out.out) if out.out else out.err
+    assert isinstance(ended.value.code, int)
+    return ended.value.code, json.loads(out.out) if out.out else out.err
 
 
 def test_file_deleted_between_listing_and_reading(

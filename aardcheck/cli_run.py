@@ -1,0 +1,221 @@
+"""The bodies of the commands on the cold path: ``check``, ``lint``, ``preflight``,
+``compose`` and ``clean``. Each takes its parsed options, makes one call into the
+library, writes its output and raises SystemExit with the documented code.
+
+No typer here: the typer commands (``aardcheck.cli``, ``aardcheck.cli_places``) and the
+typer-free front (``aardcheck.cli_fast``) call the same bodies, so a command does the same
+thing whichever front parsed its argv.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+from aardcheck.cli_common import OutputFormat, StrategyChoice, fail, guarded, parse_version, say
+from aardcheck.cli_textfile import textfile_run
+from aardcheck.errors import AardcheckError, ExitCode
+
+#: podman-compose subcommands that create networks (``up`` and ``run``): blocked when
+#: the pre-flight fails. ``start`` and ``restart`` only get the pre-flight's warnings.
+BLOCKING_COMMANDS = frozenset({"up", "run"})
+PREFLIGHT_COMMANDS = BLOCKING_COMMANDS | {"start", "restart"}
+
+
+def check(
+    *,
+    network: list[str] | None,
+    output: OutputFormat,
+    no_probe: bool,
+    probe_count: int,
+    probe_timeout: float,
+    run_dir: Path | None,
+    url: str | None,
+    aardvark_version: str | None,
+    textfile_dir: Path | None,
+    no_watcher: bool,  # the watcher was asked (or not) before any front ran
+) -> NoReturn:
+    from aardcheck.models import AardvarkVersion
+    from aardcheck.runner import CheckOptions, run_check
+
+    version = parse_version(aardvark_version)
+    options = CheckOptions(
+        networks=frozenset(network or ()),
+        probe=not no_probe,
+        probe_count=probe_count,
+        probe_timeout=probe_timeout,
+        run_dir=run_dir,
+        url=url,
+        aardvark_version=version if isinstance(version, AardvarkVersion) else None,
+    )
+    with textfile_run(textfile_dir, "check") as run:
+        result = guarded(lambda: run_check(options))
+        from aardcheck.sources.aardvark_files import unreadable_directory
+
+        if why := unreadable_directory(result.snapshot.directory):
+            raise fail(f"nothing checked: {why}", ExitCode.ENVIRONMENT)
+        run.succeeded(result.findings, result.snapshot.probes)
+    code = ExitCode.FINDINGS if result.findings else ExitCode.CLEAN
+    if output is OutputFormat.json:
+        from aardcheck.report import json_report
+
+        sys.stdout.write(json_report.render(result, int(code)))
+    else:
+        from aardcheck.report import text_report
+
+        sys.stdout.write(text_report.render(result, int(code)))
+    raise SystemExit(int(code))
+
+
+def lint(
+    *, paths: list[Path] | None, aardvark_version: str | None, output: OutputFormat
+) -> NoReturn:
+    from aardcheck.lint import lint_paths, render_json, render_text
+    from aardcheck.models import AardvarkVersion
+
+    version = parse_version(aardvark_version)
+    results = guarded(
+        lambda: lint_paths(
+            list(paths or ()), version if isinstance(version, AardvarkVersion) else None
+        )
+    )
+    bad = any(not r.ok for r in results)
+    sys.stdout.write(render_json(results) if output is OutputFormat.json else render_text(results))
+    raise SystemExit(int(ExitCode.FINDINGS if bad else ExitCode.CLEAN))
+
+
+def repair_command(
+    files: list[str], project: str | None, env_file: str, profiles: list[str]
+) -> str:
+    """The ``aardcheck preflight ... --fix`` a failed pre-flight suggests."""
+    argv = ["aardcheck", "preflight"]
+    argv += [a for f in files for a in ("-f", f)]
+    argv += ["-p", project] if project else []
+    argv += ["--env-file", env_file] if env_file != ".env" else []
+    argv += [a for p in profiles for a in ("--profile", p)]
+    return shlex.join([*argv, "--fix"])
+
+
+def preflight(
+    *,
+    file: list[str] | None,
+    project_name: str | None,
+    env_file: str,
+    profile: list[str] | None,
+    fix: bool,
+    strategy: StrategyChoice,
+    probe: bool,
+    output: OutputFormat,
+    run_dir: Path | None,
+    url: str | None,
+    no_watcher: bool,  # the watcher was asked (or not) before any front ran
+) -> NoReturn:
+    from aardcheck.compose import ComposeArgs, resolve_project
+    from aardcheck.preflight import PreflightOptions, run_preflight
+    from aardcheck.preflight_report import render_json, render_text
+    from aardcheck.repair.plan import Strategy
+    from aardcheck.runner import CheckOptions
+
+    args = ComposeArgs(tuple(file or ()), project_name, env_file, tuple(profile or ()))
+    options = PreflightOptions(
+        check=CheckOptions(probe=probe, run_dir=run_dir, url=url),
+        fix=fix,
+        strategy=Strategy(strategy.value),
+    )
+    project = guarded(lambda: resolve_project(args, os.environ, os.getcwd()))
+    result = guarded(lambda: run_preflight(project, options))
+    hint = repair_command(list(file or ()), project_name, env_file, list(profile or ()))
+    render = render_json if output is OutputFormat.json else render_text
+    sys.stdout.write(render(result, hint))
+    raise SystemExit(int(result.exit_code))
+
+
+def _podman_compose(explicit: str | None) -> str:
+    import shutil
+
+    if explicit:
+        return explicit
+    found = shutil.which("podman-compose")
+    sibling = Path(sys.executable).parent / "podman-compose"
+    if found is None and os.access(sibling, os.X_OK):
+        found = str(sibling)
+    if found is None:
+        raise fail(
+            "podman-compose is not installed (no podman-compose on PATH)", ExitCode.ENVIRONMENT
+        )
+    return found
+
+
+def compose(
+    *, args: list[str] | None, force: bool, fix: bool, podman_compose: str | None
+) -> NoReturn:
+    from aardcheck.compose import parse_compose_argv, resolve_project
+    from aardcheck.preflight import PreflightOptions, run_preflight
+    from aardcheck.preflight_report import render_text
+
+    argv = list(args or ())
+    program = _podman_compose(podman_compose)
+    invocation = guarded(lambda: parse_compose_argv(argv))
+    if invocation.command in PREFLIGHT_COMMANDS:
+        blocking = invocation.command in BLOCKING_COMMANDS
+        try:
+            project = resolve_project(invocation.args, os.environ, os.getcwd())
+            result = run_preflight(project, PreflightOptions(fix=fix))
+        except AardcheckError as err:
+            if blocking and not force:
+                raise fail(
+                    f"pre-flight failed: {err} (--force runs anyway)", err.exit_code
+                ) from None
+            say(f"aardcheck: warning: pre-flight failed: {err}", err=True)
+        else:
+            fix_hint = shlex.join(["aardcheck", "compose", "--fix", *argv])
+            if not result.safe or result.repair is not None:
+                say(render_text(result, fix_hint), err=True, end="")
+            if not result.safe and blocking and not force:
+                raise fail(
+                    f"refusing `podman-compose {invocation.command}` for project "
+                    f"{project.name}: the pre-flight failed (--fix repairs, --force skips)",
+                    result.exit_code,
+                )
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execvp(program, [program, *argv])
+    except OSError as err:
+        raise fail(f"cannot run {program}: {err.strerror}", ExitCode.ENVIRONMENT) from None
+
+
+def clean(
+    *,
+    network: list[str] | None,
+    dry_run: bool,
+    wait: float,
+    lock_file: Path | None,
+    run_dir: Path | None,
+    url: str | None,
+    textfile_dir: Path | None,
+    no_watcher: bool,  # the watcher was asked (or not) before any front ran
+) -> NoReturn:
+    from aardcheck.clean import default_lock_path, exclusive, run_clean
+    from aardcheck.report.fix_report import change_line, describe
+    from aardcheck.runner import CheckOptions
+
+    options = CheckOptions(networks=frozenset(network or ()), probe=False, run_dir=run_dir, url=url)
+
+    def once() -> Any:
+        with exclusive(lock_file or default_lock_path(), wait):
+            return run_clean(options, dry_run=dry_run, recheck=textfile_dir is not None)
+
+    with textfile_run(textfile_dir, "clean") as run:
+        result = guarded(once)
+        run.succeeded(result.findings, changes=result.changes)
+    if result.dry_run:
+        for action in result.plan.actions:
+            say(f"aardcheck clean: would {describe(action)}")
+    elif result.worth_reporting:
+        for change in result.changes:
+            say(f"aardcheck clean: {change_line(change)}")
+    raise SystemExit(int(result.exit_code))
