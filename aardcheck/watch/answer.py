@@ -19,7 +19,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -52,6 +52,8 @@ class View:
     context: CheckContext
     #: seconds since the oldest part of the state was looked at
     age_s: float
+    #: per network, how long its last check waited for ARP/NDP replies
+    liveness_wait: dict[str, float] = field(default_factory=dict)
 
 
 def _merge(old: Iterable[T], new: Iterable[T], fresh: frozenset[str]) -> tuple[T, ...]:
@@ -70,6 +72,7 @@ class AnswerState:
         self._full_at = float("-inf")  # start of the last full check
         self._latest_at = float("-inf")  # start of the last check of any scope
         self._net_at: dict[str, float] = {}  # start of the last check covering a network
+        self._waited: dict[str, float] = {}  # ARP/NDP wait of the last check of a network
         self._event_all = float("-inf")  # an event that may concern every network
         self._event_net: dict[str, float] = {}
         self._log_pos = 0
@@ -99,12 +102,22 @@ class AnswerState:
     # ------------------------------------------------------------------ checks
 
     def checked(
-        self, result: CheckResult | None, scope: frozenset[str] | None, started: float
+        self,
+        result: CheckResult | None,
+        scope: frozenset[str] | None,
+        started: float,
+        liveness_wait: float = float("inf"),
     ) -> None:
-        """A check that started at ``started`` succeeded; ``scope`` None: a full check."""
+        """A check that started at ``started`` succeeded; ``scope`` None: a full check.
+        ``liveness_wait``: how long it waited for ARP/NDP replies."""
         if result is None:
             return  # nothing looked at: the events behind it keep the state stale
         snap = result.snapshot
+        looked_at = (
+            {f.network for f in snap.directory.files} | {n.name for n in snap.podman.networks}
+            if scope is None
+            else set(scope)
+        )
         routes: dict[str, set[str]] = {}
         for c in snap.podman.containers:
             routes.setdefault(c.id.lower(), set()).update(a.network for a in c.attachments)
@@ -114,6 +127,7 @@ class AnswerState:
         with self._lock:
             self._container_nets = {cid: frozenset(n) for cid, n in routes.items()}
             self._latest_at = max(self._latest_at, started)
+            self._waited.update(dict.fromkeys(looked_at, liveness_wait))
             self._context = result.context
             self._unseen -= set(scope) if scope is not None else set(self._unseen)
             if scope is None or self._snapshot is None:
@@ -209,7 +223,8 @@ class AnswerState:
                     # the watcher may not have heard of it: the caller wakes it
                     unseen = UNSEEN if net in self._unseen else ""
                     return f"{unseen}an event for network {net} came after its last check"
-            return View(self._snapshot, self._context, max(now - oldest, 0.0))
+            age = max(now - oldest, 0.0)
+            return View(self._snapshot, self._context, age, dict(self._waited))
 
 
 def _event_logs(rootful: bool, uid: int) -> list[Path]:

@@ -15,23 +15,45 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from aardcheck.analysis import analyse
 from aardcheck.errors import AardcheckError, ExitCode
-from aardcheck.models import AardvarkVersion, CheckContext, CheckResult
+from aardcheck.models import (
+    AardvarkVersion,
+    AddressLiveness,
+    CheckContext,
+    CheckResult,
+    Liveness,
+)
+from aardcheck.runner import CheckOptions
 from aardcheck.watch.answer import UNSEEN, AnswerServer, AnswerState, View
 from aardcheck.watch.options import WatchOptions
 
 #: exit code, stdout, stderr
 Reply = tuple[int, str, str]
 
+#: the ARP/NDP wait of a cold check (``aardcheck check``, ``clean``, ``preflight``)
+COLD_LIVENESS_WAIT = CheckOptions().liveness_timeout
+
 
 class Declined(Exception):
     """The watcher cannot answer exactly as a cold run would; the reason says why."""
+
+
+def silent_unconfirmed(
+    liveness: Iterable[AddressLiveness], waited: Mapping[str, float]
+) -> frozenset[str]:
+    """Networks with an address found silent by a wait shorter than a cold check's."""
+    return frozenset(
+        a.network
+        for a in liveness
+        if a.liveness is Liveness.SILENT
+        and waited.get(a.network, float("inf")) < COLD_LIVENESS_WAIT
+    )
 
 
 def _only(items: tuple[Any, ...], networks: frozenset[str]) -> tuple[Any, ...]:
@@ -41,7 +63,13 @@ def _only(items: tuple[Any, ...], networks: frozenset[str]) -> tuple[Any, ...]:
 def served_result(
     view: View, networks: frozenset[str], *, probe: bool, started: float
 ) -> CheckResult:
-    """The check a cold run with these networks (empty: all) and probe setting makes."""
+    """The check a cold run with these networks (empty: all) and probe setting makes.
+
+    The watcher waits less for ARP/NDP replies than a cold check (detection latency), so
+    an address it found silent might have answered a cold check: until its follow-up
+    check has waited as long as a cold one (``Watcher``: "confirm silent addresses"),
+    such a state is declined and the command computes cold.
+    """
     snap = view.snapshot
     if networks:
         snap = replace(
@@ -50,6 +78,11 @@ def served_result(
             liveness=_only(snap.liveness, networks),
             probes=_only(snap.probes, networks),
             probe_skipped=_only(snap.probe_skipped, networks),
+        )
+    if unconfirmed := silent_unconfirmed(snap.liveness, view.liveness_wait):
+        raise Declined(
+            f"an address of network {sorted(unconfirmed)[0]} was found silent within a "
+            f"shorter ARP/NDP wait than a cold check's {COLD_LIVENESS_WAIT:g} s"
         )
     if not probe:
         snap = replace(snap, probes=(), probe_skipped=(), probed=False)
@@ -69,13 +102,12 @@ class Answers:
         #: asks the watcher for a full check: podman did something it was not told of
         #: (an exec, a health check), and until it looks again every command computes cold
         self.wake = wake
-        self._group: Any = None
 
     def __call__(self, request: dict[str, Any]) -> dict[str, Any]:
         started = time.monotonic()
         try:
             name, params = self._parse(request.get("argv"))
-            self._same_store(params, request.get("env"))
+            self._same_store(params, request.get("env"), request.get("cwd"))
             run = {"check": self._check, "clean": self._clean, "preflight": self._preflight}
             exit_code, out, err = run[name](params, request, started)
         except Declined as why:
@@ -87,31 +119,28 @@ class Answers:
     # ------------------------------------------------------------------ parsing
 
     def _parse(self, argv: object) -> tuple[str, dict[str, Any]]:
+        """The command's options, read by the cold path's own typer-free parser: argv it
+        leaves to typer (help, usage errors, unusual forms) is computed cold, where typer
+        prints what it has to say."""
         if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
             raise Declined("no argv")
-        if self._group is None:
-            import typer.main
+        from aardcheck.cli_fast import COMMANDS, parse
 
-            from aardcheck.cli import app
-
-            self._group = typer.main.get_command(app)
-        command = self._group.commands.get(argv[0])
-        if argv[0] not in ("check", "clean", "preflight") or command is None:
+        if argv[0] not in ("check", "clean", "preflight"):
             raise Declined(f"not a command the watcher answers: {argv[0]}")
-        try:
-            ctx = command.make_context(argv[0], list(argv[1:]))
-        except Exception as exc:  # usage errors: the cold run prints them as usual
-            raise Declined(f"arguments: {exc}") from None
-        return argv[0], dict(ctx.params)
+        params = parse(COMMANDS[argv[0]], argv[1:])
+        if params is None:
+            raise Declined("arguments the cold path's typer parses")
+        return argv[0], params
 
-    def _same_store(self, params: dict[str, Any], env: object) -> None:
+    def _same_store(self, params: dict[str, Any], env: object, cwd: object) -> None:
         mine = self.options.check
         theirs = env if isinstance(env, dict) else {}
         if theirs.get("CONTAINER_HOST") != os.environ.get("CONTAINER_HOST"):
             raise Declined("another CONTAINER_HOST")
         if (params.get("url") or None) != mine.url:
             raise Declined("another --url")
-        if _run_dir(params.get("run_dir")) != _run_dir(mine.run_dir):
+        if _run_dir(params.get("run_dir"), cwd) != _run_dir(mine.run_dir, None):
             raise Declined("another --run-dir")
         if params.get("textfile_dir"):
             raise Declined("--textfile-dir writes files")
@@ -247,10 +276,15 @@ class Answers:
         return result.exit_code, render_text(result, hint), self._note(view)
 
 
-def _run_dir(value: object) -> Path | None:
+def _run_dir(value: object, cwd: object) -> Path | None:
+    """The directory a ``--run-dir`` names; a relative one is the asker's, not ours."""
     if value in (None, ""):
         return None
     path = Path(str(value)).expanduser()
+    if not path.is_absolute():
+        if not isinstance(cwd, str):
+            raise Declined("a relative --run-dir without the asker's working directory")
+        path = Path(cwd) / path
     return (path.parent if path.name == "aardvark-dns" else path).resolve()
 
 

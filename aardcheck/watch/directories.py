@@ -55,6 +55,14 @@ EVENT_FILTER: list[type[FileSystemEvent]] = [
 REARM_ATTEMPTS = 5
 
 
+def guess_dirs(run_dir: Path | None) -> list[Path]:
+    """Before podman has answered, only ``--run-dir`` is certain; the directory podman
+    really uses is added after the first successful check (no check can run before)."""
+    if run_dir is None:
+        return []
+    return [run_dir if run_dir.name == "aardvark-dns" else run_dir / "aardvark-dns"]
+
+
 def nearest_existing(path: Path) -> Path:
     """``path`` if it is a directory, else its closest ancestor that is one."""
     for candidate in (path, *path.parents):

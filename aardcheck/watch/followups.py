@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from aardcheck.models import Finding, Kind
+from aardcheck.models import AddressLiveness, Finding, Kind, Liveness
 from aardcheck.watch.podman_events import BEGUN, FINISHED
 from aardcheck.watch.schedule import Backoff
 
@@ -33,6 +33,11 @@ LOOK_AGAIN: dict[Kind, tuple[float, float]] = {
 #: the detection latency.
 WATCH_LIVENESS_TIMEOUT = 0.3
 
+#: The reason of a check that looks again, with a cold check's ARP/NDP wait, at networks
+#: where the watcher's short wait found an address silent: until then the watcher's
+#: answers for them could differ from a cold check's and are declined (answer_commands).
+CONFIRM_SILENT = "confirm silent addresses"
+
 #: The listing failure podman 4.3 has while any container's netns is gone (runner's words).
 VANISHED_NETNS = "network namespace of container"
 #: Longest wait before a check after such a failure.
@@ -42,6 +47,19 @@ TRANSIENT_RETRY = 1.0
 FINISHED_KEPT = 4096
 #: A begun change (a start, a teardown) that never ended stops counting after this.
 TRANSIT_MAX = 30.0
+
+
+def liveness_wait(reasons: Iterable[str], short: float, cold: float) -> float:
+    """The ARP/NDP wait of a check: the short one, unless it confirms silent addresses."""
+    return cold if CONFIRM_SILENT in reasons else short
+
+
+def to_confirm(liveness: Iterable[AddressLiveness], waited: float, cold: float) -> frozenset[str]:
+    """Networks a check that waited ``waited`` found a silent address in, to look at again
+    with the cold wait (nothing when it waited that long already)."""
+    if waited >= cold:
+        return frozenset()
+    return frozenset(a.network for a in liveness if a.liveness is Liveness.SILENT)
 
 
 def retry_delay(backoff: float, failure: str) -> float:

@@ -15,6 +15,7 @@ import os
 import sys
 import threading
 import traceback
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -23,6 +24,7 @@ from aardcheck.models import Finding, Severity
 from aardcheck.repair.outcome import Change as RepairChange
 from aardcheck.report.json_report import finding_dict
 from aardcheck.report.text_report import escape
+from aardcheck.watch.options import WatchOptions
 from aardcheck.watch.transitions import Change, Transition
 
 SCHEMA = "aardcheck.watch/1"
@@ -101,6 +103,14 @@ def repair_json(c: RepairChange, at: datetime | None = None) -> str:
         },
     }
     return json.dumps(doc)
+
+
+def ready_line(dirs: Iterable[Path], options: WatchOptions) -> str:
+    """What the watcher says (and tells systemd) once its first check is done."""
+    watched = ", ".join(str(d) for d in dirs) or "nothing yet"
+    mode = "json transitions on stdout" if options.json_output else "text"
+    fix = ", fixing stale lines" if options.fix else ""
+    return f"ready: watching {watched}; full check every {options.interval:g} s; {mode}{fix}"
 
 
 def describe_error(err: BaseException) -> str:

@@ -20,18 +20,21 @@ from aardcheck.models import CheckResult, Finding, RunDir
 from aardcheck.runner import check_with
 from aardcheck.sources.podman_api import PodmanSession
 from aardcheck.watch.answer import AnswerServer, AnswerState
-from aardcheck.watch.directories import DirectoryWatch
+from aardcheck.watch.directories import DirectoryWatch, guess_dirs
 from aardcheck.watch.followups import (
+    CONFIRM_SILENT,
     WATCH_LIVENESS_TIMEOUT,
     ContainerTransit,
     LookAgain,
+    liveness_wait,
     retry_delay,
+    to_confirm,
 )
 from aardcheck.watch.link import PodmanLink
 from aardcheck.watch.metrics import WatchMetrics
 from aardcheck.watch.notify import SystemdNotifier
 from aardcheck.watch.options import WatchOptions
-from aardcheck.watch.output import Reporter, describe_error
+from aardcheck.watch.output import Reporter, describe_error, ready_line
 from aardcheck.watch.podman_events import FINISHED, PodmanEvent, PodmanEventStream
 from aardcheck.watch.repairs import Repairer
 from aardcheck.watch.routing import known_networks, memberships
@@ -53,6 +56,8 @@ class Watcher:
         notifier: SystemdNotifier | None = None,
         metrics: WatchMetrics | None = None,
     ) -> None:
+        #: a cold check's ARP/NDP wait, used where the watcher's short one found silence
+        self.cold_wait = options.check.liveness_timeout
         liveness = min(options.check.liveness_timeout, WATCH_LIVENESS_TIMEOUT)
         self.options = replace(options, check=replace(options.check, liveness_timeout=liveness))
         self.reporter = reporter
@@ -135,7 +140,7 @@ class Watcher:
     def run(self) -> None:
         """Until ``stop``: one full check, then checks as events and timers ask."""
         self.dirs.start()
-        self._watch_dirs(self._guess_dirs())
+        self._watch_dirs(guess_dirs(self.options.check.run_dir))
         self.events.start()
         if not self._run_check(Batch(None, ("start",))):
             return
@@ -201,10 +206,7 @@ class Watcher:
         return Batch(None, ("interval",)) if now >= next_full else None
 
     def _announce_ready(self) -> None:
-        dirs = ", ".join(str(d) for d in self.dirs.watched()) or "nothing yet"
-        mode = "json transitions on stdout" if self.options.json_output else "text"
-        fix = ", fixing stale lines" if self.options.fix else ""
-        line = f"ready: watching {dirs}; full check every {self.options.interval:g} s; {mode}{fix}"
+        line = ready_line(self.dirs.watched(), self.options)
         self.reporter.info(line)
         self.notifier.ready(line)
 
@@ -230,14 +232,6 @@ class Watcher:
 
     # ----------------------------------------------------------------- directories
 
-    def _guess_dirs(self) -> list[Path]:
-        """Before podman has answered, only ``--run-dir`` is certain; the directory podman
-        really uses is added after the first successful check (no check can run before)."""
-        path = self.options.check.run_dir
-        if path is None:
-            return []
-        return [path if path.name == "aardvark-dns" else path / "aardvark-dns"]
-
     def _watch_dirs(self, dirs: list[Path]) -> None:
         for note in self.dirs.add(dirs):
             self.reporter.info(note)
@@ -259,22 +253,24 @@ class Watcher:
             for note in self.dirs.rearm():
                 self.reporter.info(note)
         started = time.monotonic()
+        wait = liveness_wait(batch.reasons, self.options.check.liveness_timeout, self.cold_wait)
         try:
             session = self.link.session()
-            result, checked = self._check_scope(session, scope)
+            result, checked = self._check_scope(session, scope, wait)
         except Exception as err:  # podman gone, a bug: report it, retry with back-off
             self._failed(err, started, scope)
             return
-        self._succeeded(session, result, scope, checked, batch, started)
+        self._succeeded(session, result, scope, checked, batch, started, wait)
 
     def _check_scope(
-        self, session: PodmanSession, scope: frozenset[str] | None
+        self, session: PodmanSession, scope: frozenset[str] | None, wait: float
     ) -> tuple[CheckResult | None, frozenset[str] | None]:
         """Check ``scope`` (None: the user's selection); networks that vanished are left
         out (a check must not name them) but their findings resolve all the same."""
         wanted = self.options.check.networks if scope is None else scope
+        options = replace(self.options.check, liveness_timeout=wait)
         try:
-            return check_with(session, replace(self.options.check, networks=wanted)), wanted
+            return check_with(session, replace(options, networks=wanted)), wanted
         except UsageError:
             if not wanted:
                 raise
@@ -282,7 +278,7 @@ class Watcher:
         self._note_missing(wanted - existing if scope is None else frozenset())
         if not existing:
             return None, existing
-        return check_with(session, replace(self.options.check, networks=existing)), existing
+        return check_with(session, replace(options, networks=existing)), existing
 
     def _note_missing(self, missing: frozenset[str]) -> None:
         for net in sorted(missing):
@@ -311,6 +307,7 @@ class Watcher:
         checked: frozenset[str] | None,
         batch: Batch,
         started: float,
+        wait: float,
     ) -> None:
         self.checks += 1
         self.retry.reset()
@@ -335,7 +332,13 @@ class Watcher:
             finished=self._transit.finished_before(started),
             busy=self._transit.busy_at(started),
         )
-        self.answers.checked(result, None if scope is None else checked or frozenset(), started)
+        self.answers.checked(
+            result, None if scope is None else checked or frozenset(), started, wait
+        )
+        if result is not None and (
+            silent := to_confirm(result.snapshot.liveness, wait, self.cold_wait)
+        ):
+            self.timetable.add(now, Batch(silent, (CONFIRM_SILENT,)))
         for t in update.transitions:
             self.reporter.transition(t)
         if update.recheck_at is not None:

@@ -147,3 +147,45 @@ def test_a_socket_of_another_user_is_not_trusted(socket_path: Path) -> None:
         assert client.ask(["check"], timeout=2) is None
     finally:
         server.close()
+
+
+def test_a_silence_found_by_the_short_wait_is_not_served_until_confirmed() -> None:
+    """The watcher waits 0.3 s for an ARP reply, a cold check 1.5 s: what the short wait
+    found silent might answer a cold check, so it is not served until a check with the
+    cold wait (the watcher's follow-up) agrees."""
+    from ipaddress import ip_address
+
+    from aardcheck.models import AddressLiveness, Liveness
+    from aardcheck.watch.answer_commands import COLD_LIVENESS_WAIT, Declined
+
+    net = snapshot().directory.files[0].network
+    silent = AddressLiveness(net, ip_address("10.89.0.9"), Liveness.SILENT, "no reply")
+    snap = replace(snapshot(), liveness=(silent,))
+    state = AnswerState()
+    state.checked(result(snap), None, started=now(), liveness_wait=0.3)
+    view = state.view(None)
+    assert isinstance(view, View)
+    with pytest.raises(Declined, match=f"network {net} was found silent"):
+        served_result(view, frozenset(), probe=False, started=0.0)
+    served_result(view, frozenset({"other"}), probe=False, started=0.0)  # not asked: fine
+    state.checked(result(snap), frozenset({net}), started=now(), liveness_wait=COLD_LIVENESS_WAIT)
+    confirmed = state.view(None)
+    assert isinstance(confirmed, View)
+    assert served_result(confirmed, frozenset(), probe=False, started=0.0).snapshot.liveness
+
+
+def test_requests_are_read_by_the_cold_paths_own_parser() -> None:
+    """Plain argv is parsed as the typer-free front parses it; anything that front leaves
+    to typer (help, usage errors) is declined, so the cold run prints typer's words."""
+    from aardcheck.cli_common import OutputFormat
+    from aardcheck.runner import CheckOptions
+    from aardcheck.watch.answer_commands import Answers, Declined
+    from aardcheck.watch.options import WatchOptions
+
+    answers = Answers(AnswerState(), WatchOptions(check=CheckOptions()))
+    name, params = answers._parse(["check", "-n", "a", "--format=json", "--no-probe"])
+    assert name == "check" and params["network"] == ["a"] and params["no_probe"]
+    assert params["output"] is OutputFormat.json
+    for argv in (["check", "--help"], ["check", "--bogus"], ["fix"], ["clean", "--wait", "-1"]):
+        with pytest.raises(Declined):
+            answers._parse(argv)

@@ -85,3 +85,19 @@ def test_a_vanished_netns_listing_failure_is_retried_within_a_second() -> None:
     vanished = "podman cannot list containers: the network namespace of container 0605a2 vanished"
     assert retry_delay(8.0, vanished) == TRANSIENT_RETRY
     assert retry_delay(8.0, "podman API does not answer") == 8.0
+
+
+def test_silence_found_by_the_short_wait_is_confirmed_with_the_cold_one() -> None:
+    from ipaddress import ip_address
+
+    from aardcheck.models import AddressLiveness, Liveness
+    from aardcheck.watch.followups import CONFIRM_SILENT, liveness_wait, to_confirm
+
+    def seen(net: str, how: Liveness) -> AddressLiveness:
+        return AddressLiveness(net, ip_address("10.89.0.9"), how)
+
+    found = (seen("a", Liveness.SILENT), seen("b", Liveness.ALIVE), seen("c", Liveness.UNKNOWN))
+    assert to_confirm(found, 0.3, 1.5) == frozenset({"a"})
+    assert to_confirm(found, 1.5, 1.5) == frozenset()  # waited as long as a cold check
+    assert liveness_wait(("settle",), 0.3, 1.5) == 0.3
+    assert liveness_wait(("settle", CONFIRM_SILENT), 0.3, 1.5) == 1.5
