@@ -270,7 +270,7 @@ def test_lint_summary_names_the_consequence(tmp_path: Path) -> None:
 def test_cli_aardvark_version_picks_the_grammar() -> None:
     from typer.testing import CliRunner
 
-    from aardcheck.cli import app
+    from aardcheck.cli.app import app
 
     path = str(next(c for c in CASES if c.name == "trailing-comma-ipv4").dns_dir / "net")
     for option, effect in (("1.4", "all-down"), ("1.14", "network-down")):

@@ -92,7 +92,7 @@ class Answers:
         if self._group is None:
             import typer.main
 
-            from aardcheck.cli import app
+            from aardcheck.cli.app import app
 
             self._group = typer.main.get_command(app)
         command = self._group.commands.get(argv[0])
@@ -204,7 +204,7 @@ class Answers:
         return ExitCode.CLEAN, lines, ""
 
     def _preflight(self, p: dict[str, Any], req: dict[str, Any], started: float) -> Reply:
-        from aardcheck.cli_run import repair_command
+        from aardcheck.cli.run import repair_command
         from aardcheck.compose import ComposeArgs, resolve_project
         from aardcheck.preflight import NON_BLOCKING, PreflightResult, host_route_subnets, select
         from aardcheck.preflight_report import render_json, render_text

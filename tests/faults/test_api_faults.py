@@ -230,7 +230,7 @@ def test_real_api_killed_after_host_info(
     command: str,
 ) -> None:
     """Real podman's API is SIGKILLed right after aardcheck asked it for the host."""
-    from aardcheck import cli
+    from aardcheck.cli import app as cli
     from aardcheck.sources.podman_api import HostInfo, PodmanSession
 
     url, service = killable_api

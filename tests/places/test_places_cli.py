@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from aardcheck.clean import exclusive, unambiguous
-from aardcheck.cli import app
+from aardcheck.cli.app import app
 from aardcheck.compose import ComposeArgs, ComposeError, parse_compose_argv
 from aardcheck.repair.plan import (
     DeleteFile,

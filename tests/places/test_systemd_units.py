@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from aardcheck.cli import app
+from aardcheck.cli.app import app
 from aardcheck.systemd_install import (
     DEFAULT_AARDCHECK,
     DEFAULT_PODMAN_COMPOSE,

@@ -2,7 +2,7 @@
 with its exit code, and domain errors turned into exit codes.
 
 typer-free on purpose: the cold path of ``check``, ``clean``, ``preflight``, ``compose``
-and ``lint`` runs without importing typer (``aardcheck.cli_fast``).
+and ``lint`` runs without importing typer (``aardcheck.cli.fast``).
 """
 
 from __future__ import annotations

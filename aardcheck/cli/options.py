@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from aardcheck.cli_common import OutputFormat, StrategyChoice
+from aardcheck.cli.common import OutputFormat, StrategyChoice
 
 NetworkOpt = Annotated[
     list[str] | None,

@@ -1,4 +1,4 @@
-"""The typer-free front (``aardcheck.cli_fast``) against the typer commands.
+"""The typer-free front (``aardcheck.cli.fast``) against the typer commands.
 
 Whatever argv the fast parser accepts, typer must accept too and hand the command's body
 exactly the same values; whatever it declines, typer parses (so declining is always safe,
@@ -19,10 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from aardcheck import cli_run
-from aardcheck.cli import app
-from aardcheck.cli_common import OutputFormat
-from aardcheck.cli_fast import COMMANDS, Command, Ranged, parse
+from aardcheck.cli import run as bodies
+from aardcheck.cli.app import app
+from aardcheck.cli.common import OutputFormat
+from aardcheck.cli.fast import COMMANDS, Command, Ranged, parse
 
 FIXTURE = Path(__file__).parents[2] / "fixtures" / "aardvark"
 
@@ -39,7 +39,7 @@ def _typer_values(name: str, argv: list[str]) -> tuple[int, dict[str, Any] | Non
     def record(**kwargs: Any) -> None:
         seen.update(kwargs)
 
-    with mock.patch.object(cli_run, name, record):
+    with mock.patch.object(bodies, name, record):
         result = CliRunner().invoke(app, [name, *argv])
     return result.exit_code, (seen or None), result.output
 

@@ -2,7 +2,7 @@
 ``compose``), from cron or a timer (``clean``), and under systemd (``systemd install``).
 
 Thin: options, one call into the library, output routing, exit code. Registered on
-the main app at the end of ``aardcheck.cli``.
+the main app at the end of ``aardcheck.cli.app``.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Annotated, Any
 
 import typer
 
-from aardcheck import cli_run
-from aardcheck.cli_common import OutputFormat, StrategyChoice, guarded
-from aardcheck.cli_options import (
+from aardcheck.cli import run
+from aardcheck.cli.common import OutputFormat, StrategyChoice, guarded
+from aardcheck.cli.options import (
     FormatOpt,
     NetworkOpt,
     NoWatcherOpt,
@@ -79,7 +79,7 @@ def preflight(
     subnets a new network would share with a leftover file or collide on, and missing
     external networks.
     """
-    cli_run.preflight(
+    run.preflight(
         file=file,
         project_name=project_name,
         env_file=env_file,
@@ -123,7 +123,7 @@ def compose(
     the project unsafe, unless --force. podman-compose replaces this process (no shell),
     so its exit code, output and signals are its own.
     """
-    cli_run.compose(args=args, force=force, fix=fix, podman_compose=podman_compose)
+    run.compose(args=args, force=force, fix=fix, podman_compose=podman_compose)
 
 
 def clean(
@@ -161,7 +161,7 @@ def clean(
     5 another clean held the lock. --textfile-dir also writes what is left (findings,
     without DNS probes) and the repairs for node_exporter.
     """
-    cli_run.clean(
+    run.clean(
         network=network,
         dry_run=dry_run,
         wait=wait,

@@ -13,9 +13,9 @@ from typing import Annotated
 
 import typer
 
-from aardcheck import cli_run
-from aardcheck.cli_common import OutputFormat, StrategyChoice, fail, guarded, say
-from aardcheck.cli_options import (
+from aardcheck.cli import run
+from aardcheck.cli.common import OutputFormat, StrategyChoice, fail, guarded, say
+from aardcheck.cli.options import (
     AardvarkVersionOpt,
     FormatOpt,
     NetworkOpt,
@@ -78,7 +78,7 @@ def check(
     no_watcher: NoWatcherOpt = False,
 ) -> None:
     """Cross-check every aardvark-dns line against podman and the resolver's answers."""
-    cli_run.check(
+    run.check(
         network=network,
         output=output,
         no_probe=no_probe,
@@ -105,7 +105,7 @@ def lint(
     output: FormatOpt = OutputFormat.text,
 ) -> None:
     """Validate files against aardvark-dns's grammar only (no podman needed)."""
-    cli_run.lint(paths=paths, aardvark_version=aardvark_version, output=output)
+    run.lint(paths=paths, aardvark_version=aardvark_version, output=output)
 
 
 def _hint_pending_recreates() -> None:
@@ -222,11 +222,11 @@ def fix(
     raise SystemExit(int(result.exit_code))
 
 
-from aardcheck.cli_watch import watch  # noqa: E402 (registered after the core commands)
+from aardcheck.cli.watch import watch  # noqa: E402 (registered after the core commands)
 
 app.command()(watch)
 
-from aardcheck.cli_places import (  # noqa: E402 (registered after the core commands)
+from aardcheck.cli.places import (  # noqa: E402 (registered after the core commands)
     COMPOSE_CONTEXT,
     clean,
     compose,

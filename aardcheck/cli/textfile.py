@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aardcheck.cli_common import fail, say
+from aardcheck.cli.common import fail, say
 from aardcheck.errors import ExitCode
 
 if TYPE_CHECKING:

@@ -2,8 +2,8 @@
 ``compose`` and ``clean``. Each takes its parsed options, makes one call into the
 library, writes its output and raises SystemExit with the documented code.
 
-No typer here: the typer commands (``aardcheck.cli``, ``aardcheck.cli_places``) and the
-typer-free front (``aardcheck.cli_fast``) call the same bodies, so a command does the same
+No typer here: the typer commands (``aardcheck.cli.app``, ``aardcheck.cli.places``) and the
+typer-free front (``aardcheck.cli.fast``) call the same bodies, so a command does the same
 thing whichever front parsed its argv.
 """
 
@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from aardcheck.cli_common import OutputFormat, StrategyChoice, fail, guarded, parse_version, say
-from aardcheck.cli_textfile import textfile_run
+from aardcheck.cli.common import OutputFormat, StrategyChoice, fail, guarded, parse_version, say
+from aardcheck.cli.textfile import textfile_run
 from aardcheck.errors import AardcheckError, ExitCode
 
 #: podman-compose subcommands that create networks (``up`` and ``run``): blocked when

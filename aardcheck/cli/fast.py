@@ -1,5 +1,5 @@
 """The cold path without typer: plain argv of ``check``, ``clean``, ``preflight``,
-``compose`` and ``lint`` parsed here and handed to the same bodies (``aardcheck.cli_run``).
+``compose`` and ``lint`` parsed here and handed to the same bodies (``aardcheck.cli.run``).
 
 Why a second parser beside the typer commands: importing typer and the click it vendors
 costs 30-50 ms, a quarter of a cold ``check --no-probe`` (docs/benchmarks.md), and these
@@ -7,7 +7,7 @@ commands run before every ``podman-compose up`` and from cron. This parser takes
 argv it is sure of - known options, values that convert, nothing unusual - and gives up on
 everything else: help, ``--version``, unknown options, a usage error, ``--``, a value
 starting with ``-``. Then typer parses, so every message and help text stays typer's.
-``tests/test_cli_fast.py`` holds each table against the typer command's click parameters
+``tests/cli/test_fast.py`` holds each table against the typer command's click parameters
 and checks, with generated argv, that both fronts hand the body the same values.
 """
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from aardcheck.cli_common import OutputFormat, StrategyChoice
+from aardcheck.cli.common import OutputFormat, StrategyChoice
 
 Convert = Callable[[str], Any]
 
@@ -234,9 +234,9 @@ def run(argv: Sequence[str]) -> None:
     params = parse(command, argv[1:])
     if params is None:
         return
-    from aardcheck import cli_run
+    from aardcheck.cli import run as bodies
 
-    body: Callable[..., Any] = getattr(cli_run, command.name)
+    body: Callable[..., Any] = getattr(bodies, command.name)
     try:
         body(**params)
     except BrokenPipeError:

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from aardcheck.cli_common import OutputFormat, fail, guarded
-from aardcheck.cli_options import NetworkOpt, RunDirOpt, UrlOpt
+from aardcheck.cli.common import OutputFormat, fail, guarded
+from aardcheck.cli.options import NetworkOpt, RunDirOpt, UrlOpt
 from aardcheck.errors import ExitCode
 
 
