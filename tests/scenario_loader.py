@@ -6,7 +6,7 @@ import json
 from ipaddress import ip_address
 from pathlib import Path
 
-from aardcheck.aardvark_format import parse_network_file
+from aardcheck.format.parse import parse_network_file
 from aardcheck.models import (
     AardvarkVersion,
     AddressLiveness,

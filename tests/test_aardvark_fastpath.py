@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aardcheck import aardvark_format
-from aardcheck.aardvark_fastpath import gc_paused, make_entry, parse_v4, parse_v6, quick_entry
+from aardcheck.format.fastpath import gc_paused, make_entry, parse_v4, parse_v6, quick_entry
+from aardcheck.format.grammar import grammar_for
+from aardcheck.format.parse import _parse_entry
 from aardcheck.models import AardvarkVersion, Entry
 
 VERSIONS = [AardvarkVersion(1, 0), AardvarkVersion(1, 1), AardvarkVersion(1, 4)]
@@ -18,7 +19,7 @@ CID = "a" * 64
 
 
 def _general(line: str, version: AardvarkVersion) -> Entry | str:
-    return aardvark_format._parse_entry(line, 2, aardvark_format.grammar_for(version))
+    return _parse_entry(line, 2, grammar_for(version))
 
 
 @pytest.mark.parametrize("version", VERSIONS, ids=str)
@@ -35,7 +36,7 @@ def _general(line: str, version: AardvarkVersion) -> Entry | str:
     ],
 )
 def test_fast_path_equals_the_general_parser(line: str, version: AardvarkVersion) -> None:
-    grammar = aardvark_format.grammar_for(version)
+    grammar = grammar_for(version)
     quick = quick_entry(line, 2, grammar.lowercase)
     assert quick is None or (type(quick) is Entry and quick == _general(line, version))
 
@@ -75,10 +76,10 @@ def test_fast_path_never_disagrees(
     cid: str, v4: str, v6: str, names: str, version: AardvarkVersion
 ) -> None:
     line = f"{cid} {v4} {v6} {names}"
-    grammar = aardvark_format.grammar_for(version)
+    grammar = grammar_for(version)
     quick = quick_entry(line, 7, grammar.lowercase)
     if quick is not None:
-        assert quick == aardvark_format._parse_entry(line, 7, grammar)
+        assert quick == _parse_entry(line, 7, grammar)
 
 
 def test_addresses_are_ordinary_addresses() -> None:

@@ -10,16 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aardcheck.aardvark_format import (
-    consequence,
-    grammar_defects,
-    is_effectively_empty,
-    is_per_address_group,
-    network_name,
-    parse_network_file,
-    remove_entries,
-)
-from aardcheck.lint import Effect, gateway_clashes, lint_paths, render_text
+from aardcheck.format.edit import is_effectively_empty, remove_entries
+from aardcheck.format.grammar import consequence, is_per_address_group, network_name
+from aardcheck.format.lint import Effect, gateway_clashes, lint_paths, render_text
+from aardcheck.format.parse import grammar_defects, parse_network_file
 from aardcheck.models import AardvarkVersion, Entry, NetworkFile
 from tests.oracle.cases import GRAMMARS, Case, ExpectedFile, entry_doc, header_doc, load_cases
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
-from aardcheck.aardvark_format import is_per_address_group
 from aardcheck.checks.facts import Facts, entry_label
+from aardcheck.format.grammar import is_per_address_group
 from aardcheck.models import Entry, Finding, IPNetwork, Kind, Severity
 
 KINDS = (Kind.DUPLICATE_ENTRY,)

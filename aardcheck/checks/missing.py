@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from aardcheck.aardvark_format import network_name
 from aardcheck.checks.facts import Facts, container_label
+from aardcheck.format.grammar import network_name
 from aardcheck.models import Container, Entry, Finding, Kind, Network, Severity
 
 KINDS = (Kind.MISSING_ENTRY,)

@@ -73,7 +73,7 @@ def check(
 def lint(
     *, paths: list[Path] | None, aardvark_version: str | None, output: OutputFormat
 ) -> NoReturn:
-    from aardcheck.lint import lint_paths, render_json, render_text
+    from aardcheck.format.lint import lint_paths, render_json, render_text
     from aardcheck.models import AardvarkVersion
 
     version = parse_version(aardvark_version)

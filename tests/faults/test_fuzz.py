@@ -20,8 +20,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aardcheck.aardvark_format import parse_network_file, remove_entries
 from aardcheck.analysis import analyse
+from aardcheck.format.edit import remove_entries
+from aardcheck.format.parse import parse_network_file
 from aardcheck.models import (
     AardvarkVersion,
     AddressLiveness,

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from aardcheck.lint import Effect, lint_paths
+from aardcheck.format.lint import Effect, lint_paths
 from aardcheck.models import AardvarkVersion, IPAddress, RunDir, Scope
 from aardcheck.sources.aardvark_files import installed_aardvark_version, read_dns_directory
 from tests.oracle.aardvark_oracle import Daemon, Netns, ask, running, silent, unavailable_reason

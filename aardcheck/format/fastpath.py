@@ -1,6 +1,6 @@
 """The parser's hot path: the container line netavark writes, built at a quarter of the cost.
 
-``aardvark_format`` owns the grammar; this module only makes the common case cheap, and
+``format.parse`` owns the grammar; this module only makes the common case cheap, and
 hands anything unusual back. One directory of 1,000 files x 100 lines is 100,000 calls of
 :func:`quick_entry`, so every step here counts (measured in ``docs/benchmarks.md``):
 

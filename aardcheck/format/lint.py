@@ -2,7 +2,7 @@
 
 Each entry gets a verdict and the consequence aardvark ``version`` draws from it
 (:class:`Effect`): up to 1.11 one bad file stops DNS for every network, from 1.12 the
-file is skipped and only its network goes quiet (see :mod:`aardcheck.aardvark_format`).
+file is skipped and only its network goes quiet (see :mod:`aardcheck.format.grammar`).
 
 Beyond the grammar, lint looks at one thing that spans files: two networks with the same
 gateway address. aardvark binds one listener per (network, gateway) and only the first
@@ -126,7 +126,7 @@ def _sibling_copies(
 ) -> list[NetworkFile]:
     """Symlinks to a network file of the same directory: aardvark reads each as a
     network of the link's name with the target's content (so the target's gateways)."""
-    from aardcheck.aardvark_format import network_name
+    from aardcheck.format.grammar import network_name
 
     by_name = {f.path.name: f for f in files}
     copies = []
@@ -187,7 +187,7 @@ def _directory_results(
 
 
 def lint_paths(paths: list[Path], version: AardvarkVersion | None) -> tuple[LintResult, ...]:
-    from aardcheck.aardvark_format import parse_network_file
+    from aardcheck.format.parse import parse_network_file
     from aardcheck.sources import discovery
     from aardcheck.sources.aardvark_files import (
         installed_aardvark_version,
