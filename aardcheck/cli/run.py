@@ -10,19 +10,13 @@ thing whichever front parsed its argv.
 from __future__ import annotations
 
 import os
-import shlex
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
 from aardcheck.cli.common import OutputFormat, StrategyChoice, fail, guarded, parse_version, say
 from aardcheck.cli.textfile import textfile_run
-from aardcheck.errors import AardcheckError, ExitCode
-
-#: podman-compose subcommands that create networks (``up`` and ``run``): blocked when
-#: the pre-flight fails. ``start`` and ``restart`` only get the pre-flight's warnings.
-BLOCKING_COMMANDS = frozenset({"up", "run"})
-PREFLIGHT_COMMANDS = BLOCKING_COMMANDS | {"start", "restart"}
+from aardcheck.errors import ExitCode
 
 
 def check(
@@ -87,18 +81,6 @@ def lint(
     raise SystemExit(int(ExitCode.FINDINGS if bad else ExitCode.CLEAN))
 
 
-def repair_command(
-    files: list[str], project: str | None, env_file: str, profiles: list[str]
-) -> str:
-    """The ``aardcheck preflight ... --fix`` a failed pre-flight suggests."""
-    argv = ["aardcheck", "preflight"]
-    argv += [a for f in files for a in ("-f", f)]
-    argv += ["-p", project] if project else []
-    argv += ["--env-file", env_file] if env_file != ".env" else []
-    argv += [a for p in profiles for a in ("--profile", p)]
-    return shlex.join([*argv, "--fix"])
-
-
 def preflight(
     *,
     file: list[str] | None,
@@ -113,9 +95,9 @@ def preflight(
     url: str | None,
     no_watcher: bool,  # the watcher was asked (or not) before any front ran
 ) -> NoReturn:
-    from aardcheck.compose import ComposeArgs, resolve_project
-    from aardcheck.preflight import PreflightOptions, run_preflight
-    from aardcheck.preflight_report import render_json, render_text
+    from aardcheck.compose.preflight import PreflightOptions, run_preflight
+    from aardcheck.compose.preflight_report import render_json, render_text, repair_command
+    from aardcheck.compose.project import ComposeArgs, resolve_project
     from aardcheck.repair.plan import Strategy
     from aardcheck.runner import CheckOptions
 
@@ -152,34 +134,19 @@ def _podman_compose(explicit: str | None) -> str:
 def compose(
     *, args: list[str] | None, force: bool, fix: bool, podman_compose: str | None
 ) -> NoReturn:
-    from aardcheck.compose import parse_compose_argv, resolve_project
-    from aardcheck.preflight import PreflightOptions, run_preflight
-    from aardcheck.preflight_report import render_text
+    from aardcheck.compose.project import parse_compose_argv
+    from aardcheck.compose.wrapper import preflight_verdict
 
     argv = list(args or ())
     program = _podman_compose(podman_compose)
     invocation = guarded(lambda: parse_compose_argv(argv))
-    if invocation.command in PREFLIGHT_COMMANDS:
-        blocking = invocation.command in BLOCKING_COMMANDS
-        try:
-            project = resolve_project(invocation.args, os.environ, os.getcwd())
-            result = run_preflight(project, PreflightOptions(fix=fix))
-        except AardcheckError as err:
-            if blocking and not force:
-                raise fail(
-                    f"pre-flight failed: {err} (--force runs anyway)", err.exit_code
-                ) from None
-            say(f"aardcheck: warning: pre-flight failed: {err}", err=True)
-        else:
-            fix_hint = shlex.join(["aardcheck", "compose", "--fix", *argv])
-            if not result.safe or result.repair is not None:
-                say(render_text(result, fix_hint), err=True, end="")
-            if not result.safe and blocking and not force:
-                raise fail(
-                    f"refusing `podman-compose {invocation.command}` for project "
-                    f"{project.name}: the pre-flight failed (--fix repairs, --force skips)",
-                    result.exit_code,
-                )
+    verdict = preflight_verdict(invocation, argv, force=force, fix=fix)
+    if verdict.warning:
+        say(verdict.warning, err=True)
+    if verdict.report:
+        say(verdict.report, err=True, end="")
+    if verdict.refusal:
+        raise fail(verdict.refusal, verdict.exit_code)
     sys.stdout.flush()
     sys.stderr.flush()
     try:

@@ -204,10 +204,14 @@ class Answers:
         return ExitCode.CLEAN, lines, ""
 
     def _preflight(self, p: dict[str, Any], req: dict[str, Any], started: float) -> Reply:
-        from aardcheck.cli.run import repair_command
-        from aardcheck.compose import ComposeArgs, resolve_project
-        from aardcheck.preflight import NON_BLOCKING, PreflightResult, host_route_subnets, select
-        from aardcheck.preflight_report import render_json, render_text
+        from aardcheck.compose.preflight import (
+            NON_BLOCKING,
+            PreflightResult,
+            host_route_subnets,
+            select,
+        )
+        from aardcheck.compose.preflight_report import render_json, render_text, repair_command
+        from aardcheck.compose.project import ComposeArgs, resolve_project
 
         if p["fix"]:
             raise Declined("--fix repairs")

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from aardcheck.clean import exclusive, unambiguous
 from aardcheck.cli.app import app
-from aardcheck.compose import ComposeArgs, ComposeError, parse_compose_argv
+from aardcheck.compose.project import ComposeArgs, ComposeError, parse_compose_argv
 from aardcheck.repair.plan import (
     DeleteFile,
     PruneLines,

@@ -2,8 +2,8 @@
 
 podman-compose runs ``up --dry-run`` with ``--podman-path`` pointing at a fake podman
 that records every call: the project is read from its ``ps --filter label=...`` call
-and the networks from its ``network exists`` calls. Each case of ``compose_cases``
-must give exactly what ``aardcheck.compose`` gives.
+and the networks from its ``network exists`` calls. Each case of ``naming_cases``
+must give exactly what ``aardcheck.compose.project`` gives.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.places.compose_cases import CASES, PROJECT_DIR, Case
+from tests.compose.naming_cases import CASES, PROJECT_DIR, Case
 
 #: A fake podman in sh (fast to start): logs each call, one argument per field (0x1f),
 #: knows the networks it "created" (and those listed in the state file beforehand).

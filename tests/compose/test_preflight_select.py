@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from aardcheck.compose import ComposeNetwork, ComposeProject
+from aardcheck.compose.preflight import Selection, host_route_subnets, select
+from aardcheck.compose.project import ComposeNetwork, ComposeProject
 from aardcheck.models import (
     DnsDirectory,
     Entry,
@@ -20,7 +21,6 @@ from aardcheck.models import (
     Scope,
     Subnet,
 )
-from aardcheck.preflight import Selection, host_route_subnets, select
 
 RUN = RunDir(Path("/run/containers/networks"), Scope.ROOTFUL, 0)
 

@@ -1,7 +1,7 @@
 """The environment side of podman-compose 1.6.0, re-stated: ``.env`` files, variable
 interpolation in compose values, and merging several compose files.
 
-Pure functions over plain data; ``aardcheck.compose`` uses them to name a project's
+Pure functions over plain data; ``aardcheck.compose.project`` uses them to name a project's
 networks exactly as ``podman-compose up`` will. Each rule below was read from
 podman-compose 1.6.0's source and is described here in our own words.
 """

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import shlex
 from typing import Any
 
 from aardcheck import __version__
+from aardcheck.compose.preflight import Hazard, NetworkStatus, PreflightResult
 from aardcheck.models import Finding
-from aardcheck.preflight import Hazard, NetworkStatus, PreflightResult
 from aardcheck.report.fix_report import change_line
 from aardcheck.report.json_report import finding_dict
 from aardcheck.report.text_report import escape
@@ -128,3 +129,15 @@ def render_json(result: PreflightResult, repair_command: str) -> str:
         "repair_command": repair_command,
     }
     return json.dumps(doc, indent=2) + "\n"
+
+
+def repair_command(
+    files: list[str], project: str | None, env_file: str, profiles: list[str]
+) -> str:
+    """The ``aardcheck preflight ... --fix`` a failed pre-flight suggests."""
+    argv = ["aardcheck", "preflight"]
+    argv += [a for f in files for a in ("-f", f)]
+    argv += ["-p", project] if project else []
+    argv += ["--env-file", env_file] if env_file != ".env" else []
+    argv += [a for p in profiles for a in ("--profile", p)]
+    return shlex.join([*argv, "--fix"])

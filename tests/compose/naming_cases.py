@@ -1,8 +1,8 @@
 """Compose naming cases: files, arguments and environment -> project and network names.
 
-One line per case. Every case is checked twice: against ``aardcheck.compose`` with an
-in-memory file system (``test_compose_naming``) and against the real podman-compose
-1.6.0 driving a fake podman (``test_compose_differential``), so the table itself is
+One line per case. Every case is checked twice: against ``aardcheck.compose.project`` with an
+in-memory file system (``test_naming``) and against the real podman-compose
+1.6.0 driving a fake podman (``test_differential``), so the table itself is
 verified against podman-compose's behaviour, not just our reading of its source.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from aardcheck.compose import ComposeArgs
+from aardcheck.compose.project import ComposeArgs
 
 #: The project directory of every case (its base name is the fallback project name).
 PROJECT_DIR = "My-App.v2"

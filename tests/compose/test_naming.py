@@ -1,11 +1,11 @@
-"""Compose naming rules, pure: one case per line in ``compose_cases``."""
+"""Compose naming rules, pure: one case per line in ``naming_cases``."""
 
 from __future__ import annotations
 
 import pytest
 
-from aardcheck.compose import ComposeArgs, ComposeError, resolve_project
-from tests.places.compose_cases import CASES, PROJECT_DIR, Case, MemoryFiles
+from aardcheck.compose.project import ComposeArgs, ComposeError, resolve_project
+from tests.compose.naming_cases import CASES, PROJECT_DIR, Case, MemoryFiles
 
 ROOT = f"/srv/{PROJECT_DIR}"
 

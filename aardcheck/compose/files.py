@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from aardcheck.compose_env import Environ, as_dict, substitute
+from aardcheck.compose.env import Environ, as_dict, substitute
 from aardcheck.errors import UsageError
 
 DEFAULT_FILES = (

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aardcheck.compose import ComposeNetwork, ComposeProject
+from aardcheck.compose.project import ComposeNetwork, ComposeProject
 from aardcheck.errors import ExitCode
 from aardcheck.models import (
     LATEST_AARDVARK,

@@ -41,8 +41,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aardcheck.compose_env import Environ, InterpolationError, project_environment, substitute
-from aardcheck.compose_files import (
+from aardcheck.compose.env import Environ, InterpolationError, project_environment, substitute
+from aardcheck.compose.files import (
     ComposeError,
     FileAccess,
     LocalFiles,
