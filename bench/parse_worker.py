@@ -107,10 +107,18 @@ def parse(directory: Path) -> dict[str, Any]:
     return {"wall": wall, "cpu": cpu, "entries": entries, "defects": defects}
 
 
+def _analyse() -> Any:
+    try:
+        from aardcheck.checks.analysis import analyse
+    except ImportError:  # a baseline revision from before the package layout of issue 15
+        from aardcheck.analysis import analyse
+    return analyse
+
+
 def check(directory: Path) -> dict[str, Any]:
-    from aardcheck.analysis import analyse
     from aardcheck.models import Snapshot
 
+    analyse = _analyse()
     state = _podman_state(directory)
 
     def body() -> Any:

@@ -17,7 +17,11 @@ from aardcheck.models import (
     Scope,
     Snapshot,
 )
-from aardcheck.podman_json import containers_from_compat, details_from_libpod, networks_from_libpod
+from aardcheck.sources.podman_json import (
+    containers_from_compat,
+    details_from_libpod,
+    networks_from_libpod,
+)
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "fixtures" / "scenarios"
 VERSION = AardvarkVersion(1, 4, 0)

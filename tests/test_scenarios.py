@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aardcheck.analysis import analyse, liveness_requests
+from aardcheck.checks.analysis import analyse, liveness_requests
 from aardcheck.models import Kind, Severity
 from tests.scenario_loader import SCENARIOS, expected_identities, load_scenario
 

@@ -164,7 +164,8 @@ def fix(
     """Repair stale mappings safely: plan, show, confirm, apply, verify."""
     from aardcheck.repair.plan import Strategy
     from aardcheck.report import fix_report
-    from aardcheck.runner import CheckOptions, FixOptions, run_fix
+    from aardcheck.runner.fix import run_fix
+    from aardcheck.runner.options import CheckOptions, FixOptions
 
     if resume:
         from aardcheck.repair.recreate import resume_interrupted

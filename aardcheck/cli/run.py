@@ -33,7 +33,8 @@ def check(
     no_watcher: bool,  # the watcher was asked (or not) before any front ran
 ) -> NoReturn:
     from aardcheck.models import AardvarkVersion
-    from aardcheck.runner import CheckOptions, run_check
+    from aardcheck.runner.check import run_check
+    from aardcheck.runner.options import CheckOptions
 
     version = parse_version(aardvark_version)
     options = CheckOptions(
@@ -67,8 +68,9 @@ def check(
 def lint(
     *, paths: list[Path] | None, aardvark_version: str | None, output: OutputFormat
 ) -> NoReturn:
-    from aardcheck.format.lint import lint_paths, render_json, render_text
+    from aardcheck.format.lint import render_json, render_text
     from aardcheck.models import AardvarkVersion
+    from aardcheck.runner.lint import lint_paths
 
     version = parse_version(aardvark_version)
     results = guarded(
@@ -99,7 +101,7 @@ def preflight(
     from aardcheck.compose.preflight_report import render_json, render_text, repair_command
     from aardcheck.compose.project import ComposeArgs, resolve_project
     from aardcheck.repair.plan import Strategy
-    from aardcheck.runner import CheckOptions
+    from aardcheck.runner.options import CheckOptions
 
     args = ComposeArgs(tuple(file or ()), project_name, env_file, tuple(profile or ()))
     options = PreflightOptions(
@@ -166,9 +168,9 @@ def clean(
     textfile_dir: Path | None,
     no_watcher: bool,  # the watcher was asked (or not) before any front ran
 ) -> NoReturn:
-    from aardcheck.clean import default_lock_path, exclusive, run_clean
     from aardcheck.report.fix_report import change_line, describe
-    from aardcheck.runner import CheckOptions
+    from aardcheck.runner.clean import default_lock_path, exclusive, run_clean
+    from aardcheck.runner.options import CheckOptions
 
     options = CheckOptions(networks=frozenset(network or ()), probe=False, run_dir=run_dir, url=url)
 

@@ -82,7 +82,7 @@ def watch(
 
     Runs until SIGTERM or SIGINT (exit 0). Under systemd it sends READY=1 and WATCHDOG=1.
     """
-    from aardcheck.runner import CheckOptions
+    from aardcheck.runner.options import CheckOptions
     from aardcheck.watch.lifecycle import run_watch
     from aardcheck.watch.options import WatchOptions
 

@@ -44,7 +44,7 @@ from aardcheck.models import (
 )
 from aardcheck.repair.outcome import Change, FixResult
 from aardcheck.repair.plan import RecreateNetwork, Strategy
-from aardcheck.runner import CheckOptions
+from aardcheck.runner.options import CheckOptions
 
 if TYPE_CHECKING:
     from aardcheck.sources.podman_api import PodmanSession
@@ -264,7 +264,7 @@ class _Observer:
     """Looks at the host for one project, possibly several times, in one API session."""
 
     def __init__(self, session: PodmanSession, project: ComposeProject, options: CheckOptions):
-        from aardcheck.runner import resolve_run_dir
+        from aardcheck.runner.check import resolve_run_dir
         from aardcheck.sources.aardvark_files import installed_aardvark_version
 
         self.session = session
@@ -281,15 +281,15 @@ class _Observer:
             session.url,
             network_backend=info.network_backend or "netavark",
         )
-        #: podman on CNI: leftovers are the dnsname plugin's directories (aardcheck.cni_check)
+        #: podman on CNI: leftovers are the dnsname plugin's directories (runner.cni_check)
         self.info = info
 
     def observe(self) -> tuple[Selection, CheckResult | None]:
-        from aardcheck.runner import check_with
+        from aardcheck.runner.check import check_with
         from aardcheck.sources.aardvark_files import read_dns_directory
 
         if self.context.network_backend == "cni":
-            from aardcheck.cni_check import dnsname_directory
+            from aardcheck.runner.cni_check import dnsname_directory
 
             directory = dnsname_directory(self.options, self.info)
         else:
@@ -305,11 +305,11 @@ class _Observer:
         the caller looks again."""
         from aardcheck.repair.apply import apply_plan
         from aardcheck.repair.plan import build_plan
-        from aardcheck.runner import host_access
+        from aardcheck.runner.fix import host_access
 
         if self.context.network_backend == "cni":
-            from aardcheck.cni_fix import apply_cni
             from aardcheck.dnsname.repair_plan import build_dnsname_plan
+            from aardcheck.runner.cni_fix import apply_cni
 
             cni_plan = build_dnsname_plan(before)
             changes = apply_cni(self.session, cni_plan, before.findings)

@@ -22,14 +22,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from aardcheck.errors import EnvironmentUnavailable, UsageError
 from aardcheck.models import (
     LATEST_AARDVARK,
     AardvarkVersion,
     IPAddress,
     NetworkFile,
-    RunDir,
-    Scope,
     UnreadableEntry,
 )
 from aardcheck.report.text_report import escape
@@ -114,13 +111,6 @@ def clash_reason(clash: GatewayClash, version: AardvarkVersion) -> tuple[str, Ef
     )
 
 
-def _as_run_dir(path: Path) -> RunDir | None:
-    """A directory argument: an ``aardvark-dns`` dir, or a run dir that holds one."""
-    if (path / "aardvark-dns").is_dir():
-        return RunDir(path, Scope.ROOTFUL, 0)
-    return RunDir(path.parent, Scope.ROOTFUL, 0) if path.is_dir() else None
-
-
 def _sibling_copies(
     unreadable: Sequence[UnreadableEntry], files: Sequence[NetworkFile]
 ) -> list[NetworkFile]:
@@ -143,7 +133,7 @@ def _sibling_copies(
     return copies
 
 
-def _file_result(f: NetworkFile, version: AardvarkVersion) -> LintResult:
+def file_result(f: NetworkFile, version: AardvarkVersion) -> LintResult:
     effect = Effect.NONE
     if f.defect is not None:
         effect = Effect.NETWORK_DOWN if version.skips_bad_files else Effect.ALL_DOWN
@@ -158,7 +148,7 @@ def _file_result(f: NetworkFile, version: AardvarkVersion) -> LintResult:
     )
 
 
-def _directory_results(
+def directory_results(
     files: Sequence[NetworkFile], unreadable: Sequence[UnreadableEntry], version: AardvarkVersion
 ) -> list[LintResult]:
     results: dict[Path, LintResult] = {}
@@ -169,7 +159,7 @@ def _directory_results(
             u.path, version, False, reason=u.reason, checked=u.breaks_aardvark, effect=effect
         )
     for f in files:
-        results[f.path] = _file_result(f, version)
+        results[f.path] = file_result(f, version)
     copies = _sibling_copies(unreadable, files)
     for clash in gateway_clashes([*files, *copies], version):
         reason, effect = clash_reason(clash, version)
@@ -184,45 +174,6 @@ def _directory_results(
             entries=kept.entries if entries is None else entries,
         )
     return list(results.values())
-
-
-def lint_paths(paths: list[Path], version: AardvarkVersion | None) -> tuple[LintResult, ...]:
-    from aardcheck.format.parse import parse_network_file
-    from aardcheck.sources import discovery
-    from aardcheck.sources.aardvark_files import (
-        installed_aardvark_version,
-        read_dns_directory,
-        read_network_file,
-        unreadable_directory,
-    )
-
-    grammar = version or installed_aardvark_version() or LATEST_AARDVARK
-    results: list[LintResult] = []
-    if not paths:
-        dirs = discovery.visible_run_dirs()
-        if not dirs:
-            raise UsageError("no aardvark-dns directory found; name files or directories")
-        targets: list[Path | RunDir] = list(dirs)
-    else:
-        targets = []
-        for p in paths:
-            if not p.exists() and not p.is_symlink():
-                raise UsageError(f"{p}: no such file or directory")
-            targets.append(_as_run_dir(p) or p if p.is_dir() else p)
-    for target in targets:
-        if isinstance(target, RunDir):
-            directory = read_dns_directory(target, grammar)
-            if why := unreadable_directory(directory):
-                raise EnvironmentUnavailable(why)  # nothing in it could be checked
-            results += _directory_results(directory.files, directory.unreadable, grammar)
-        elif target.name == "addnhosts":  # the dnsname CNI plugin's file (dnsmasq's grammar)
-            from aardcheck.dnsname.lint_hosts import lint_addnhosts
-
-            results.append(lint_addnhosts(target, read_network_file(target), grammar))
-        else:
-            content = read_network_file(target)
-            results.append(_file_result(parse_network_file(target, content, grammar), grammar))
-    return tuple(results)
 
 
 def _consequence_note(results: tuple[LintResult, ...], version: AardvarkVersion) -> str:

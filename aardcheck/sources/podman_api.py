@@ -25,13 +25,13 @@ from urllib.parse import urlencode
 
 from aardcheck.errors import ApiTimeout, EnvironmentUnavailable
 from aardcheck.models import NETWORK_UP_STATES, Container, PodmanState
-from aardcheck.podman_json import (
+from aardcheck.sources.discovery import ROOTFUL_RUN_DIR
+from aardcheck.sources.podman_json import (
     containers_from_compat,
     details_from_libpod,
     networks_from_libpod,
     states_from_libpod,
 )
-from aardcheck.sources.discovery import ROOTFUL_RUN_DIR
 from aardcheck.sources.private_service import (
     SERVICE_START_TIMEOUT,
     start_private_service,

@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from aardcheck.analysis import analyse
+from aardcheck.checks.analysis import analyse
 from aardcheck.errors import AardcheckError, ExitCode
 from aardcheck.models import AardvarkVersion, CheckContext, CheckResult
 from aardcheck.watch.answer import UNSEEN, AnswerServer, AnswerState, View
@@ -127,7 +127,7 @@ class Answers:
                 self.wake()
             raise Declined(view)
         if view.context.network_backend == "cni":
-            # its checks are dnsname's (aardcheck.cni_check), not this module's analyse()
+            # its checks are dnsname's (aardcheck.runner.cni_check), not this module's analyse()
             raise Declined("podman uses the CNI backend: a cold check answers")
         from aardcheck.sources.aardvark_files import unreadable_directory
 
@@ -184,9 +184,9 @@ class Answers:
     def _clean(
         self, p: dict[str, Any], _req: dict[str, Any], started: float
     ) -> tuple[int, str, str]:
-        from aardcheck.clean import unambiguous
         from aardcheck.repair.plan import build_plan
         from aardcheck.report.fix_report import describe
+        from aardcheck.runner.clean import unambiguous
 
         asked = frozenset(p.get("network") or ())
         view = self._view(asked or None)

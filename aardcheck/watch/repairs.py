@@ -21,7 +21,7 @@ from aardcheck.models import CheckResult, Finding
 from aardcheck.repair.apply import apply_plan
 from aardcheck.repair.outcome import Change
 from aardcheck.repair.plan import DeleteFile, PruneLines, RepairPlan, Strategy, build_plan
-from aardcheck.runner import host_access
+from aardcheck.runner.fix import host_access
 from aardcheck.sources.podman_api import PodmanSession
 from aardcheck.watch.schedule import RepairGate
 
@@ -97,7 +97,7 @@ class Repairer:
     ) -> tuple[Change, ...]:
         try:
             if result.context.network_backend == "cni":
-                from aardcheck.cni_fix import apply_cni
+                from aardcheck.runner.cni_fix import apply_cni
 
                 return apply_cni(session, plan, result.findings, lock_timeout=self.lock_timeout)
             access = host_access(

@@ -7,9 +7,9 @@ from ipaddress import ip_address
 
 import pytest
 
-from aardcheck.analysis import analyse
+from aardcheck.checks.analysis import analyse
+from aardcheck.checks.probe_plan import plan_probes
 from aardcheck.models import Kind, ProbeAnswer, ProbeSkipped, ProbeStatus, ProbeTry
-from aardcheck.probe_plan import plan_probes
 from tests.scenario_loader import load_scenario
 
 N = "proj_default"

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from aardcheck.analysis import analyse
+from aardcheck.checks.analysis import analyse
 from aardcheck.models import AardvarkVersion, Kind, Severity
 from tests.scenario_loader import load_scenario
 

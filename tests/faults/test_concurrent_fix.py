@@ -40,7 +40,7 @@ WORKER = """
 import json, os, sys, threading, time
 from pathlib import Path
 from aardcheck.models import AardvarkVersion, RunDir, Scope
-from aardcheck.podman_json import containers_from_compat
+from aardcheck.sources.podman_json import containers_from_compat
 from aardcheck.repair.apply import HostAccess, apply_plan
 from aardcheck.repair.plan import PruneLines, RepairPlan
 job = json.loads(sys.argv[1])

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from aardcheck.analysis import analyse
+from aardcheck.checks.analysis import analyse
 from aardcheck.errors import ExitCode
 from aardcheck.models import (
     DnsDirectory,

@@ -222,7 +222,7 @@ def test_file_that_keeps_changing_is_reported_unchecked(
 
 
 def _access(box: Sandbox, fresh: Callable[[], tuple[Any, ...]] | None = None) -> HostAccess:
-    from aardcheck.podman_json import containers_from_compat
+    from aardcheck.sources.podman_json import containers_from_compat
 
     state = containers_from_compat([OLD.compat(), WEB.compat()])
     return HostAccess(

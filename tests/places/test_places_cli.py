@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from aardcheck.clean import exclusive, unambiguous
 from aardcheck.cli.app import app
 from aardcheck.compose.project import ComposeArgs, ComposeError, parse_compose_argv
 from aardcheck.repair.plan import (
@@ -21,6 +20,7 @@ from aardcheck.repair.plan import (
     ReloadContainer,
     RepairPlan,
 )
+from aardcheck.runner.clean import exclusive, unambiguous
 
 A = ComposeArgs
 

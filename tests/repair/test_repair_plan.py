@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from aardcheck.analysis import analyse
+from aardcheck.checks.analysis import analyse
 from aardcheck.models import Kind
 from aardcheck.repair.plan import (
     DeleteFile,

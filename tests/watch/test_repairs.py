@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from aardcheck.analysis import analyse
+from aardcheck.checks.analysis import analyse
 from aardcheck.models import CheckContext, CheckResult, Snapshot
 from aardcheck.repair.plan import DeleteFile, PruneLines
 from aardcheck.watch.repairs import prune_plan

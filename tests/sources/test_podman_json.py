@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aardcheck.podman_json import LibpodDetail, containers_from_compat
+from aardcheck.sources.podman_json import LibpodDetail, containers_from_compat
 
 
 def _item(cid: str, name: str) -> dict[str, object]:

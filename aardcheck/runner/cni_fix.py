@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from aardcheck.dnsname.repair_plan import build_dnsname_plan
 from aardcheck.errors import UsageError
@@ -16,10 +15,9 @@ from aardcheck.models import CheckResult, Finding
 from aardcheck.repair.dnsname_apply import apply_dnsname_plan
 from aardcheck.repair.outcome import Change, FixResult
 from aardcheck.repair.plan import RepairPlan, Strategy
+from aardcheck.runner.check import check_with
+from aardcheck.runner.options import FixOptions
 from aardcheck.sources.podman_api import PodmanSession
-
-if TYPE_CHECKING:
-    from aardcheck.runner import FixOptions
 
 
 def apply_cni(
@@ -57,7 +55,5 @@ def fix_cni(
         return FixResult(before, plan)
     changes = apply_cni(session, plan, before.findings, lock_timeout=options.lock_timeout)
     # dnsmasq re-reads addnhosts when it gets SIGHUP: one check shows the result
-    from aardcheck.runner import check_with
-
     verify = replace(options.check, networks=frozenset(plan.networks), strict_selection=False)
     return FixResult(before, plan, changes, check_with(session, verify), applied=True)

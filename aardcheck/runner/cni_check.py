@@ -1,8 +1,8 @@
 """``check`` on a podman whose network backend is CNI: the dnsname plugin's networks.
 
-The CNI counterpart of ``runner.gather``/``check_with``: podman's state, the plugin's run
-directory, the liveness second source on each bridge and the in-netns probe of each
-network's dnsmasq, then the pure dnsname checks. No policy of its own.
+The CNI counterpart of ``runner.check`` (``gather``, ``check_with``): podman's state, the
+plugin's run directory, the liveness second source on each bridge and the in-netns probe
+of each network's dnsmasq, then the pure dnsname checks. No policy of its own.
 """
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ import os
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from aardcheck.analysis import sort_key
+from aardcheck.checks.analysis import sort_key
 from aardcheck.dnsname.checks import check_dnsname, liveness_wanted
 from aardcheck.dnsname.model import DnsnameRoot
 from aardcheck.dnsname.probing import check_dnsname_answers, plan_dnsname_probes
@@ -29,11 +28,9 @@ from aardcheck.models import (
     Scope,
     Snapshot,
 )
+from aardcheck.runner.options import CheckOptions
 from aardcheck.sources.dnsname_files import dnsname_dir_for, read_dnsname_root
 from aardcheck.sources.podman_api import HostInfo, PodmanSession
-
-if TYPE_CHECKING:
-    from aardcheck.runner import CheckOptions
 
 
 def dnsname_dir(options: CheckOptions, info: HostInfo) -> Path:

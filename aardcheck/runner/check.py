@@ -1,6 +1,5 @@
-"""gather -> analyse -> result. Shared by every command and the watcher.
-
-The only module that wires sources to the pure core; it owns no policy of its own.
+"""gather -> analyse -> result: one check of an aardvark host. Shared by every command
+and the watcher; a CNI host's check is ``cni_check``'s. No policy of its own.
 """
 
 from __future__ import annotations
@@ -9,24 +8,22 @@ import functools
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Generic, TypeVar
+from dataclasses import replace
+from typing import Generic, TypeVar
 
-from aardcheck.analysis import analyse, liveness_requests
-from aardcheck.errors import AardcheckError, EnvironmentUnavailable, UsageError
+from aardcheck.checks.analysis import analyse, liveness_requests
+from aardcheck.checks.probe_plan import plan_probes
+from aardcheck.errors import EnvironmentUnavailable, UsageError
 from aardcheck.models import (
-    AardvarkVersion,
     AddressLiveness,
     CheckContext,
     CheckResult,
-    Kind,
     ProbeAnswer,
     ProbeSkipped,
     RunDir,
     Snapshot,
 )
-from aardcheck.probe_plan import plan_probes
+from aardcheck.runner.options import CheckOptions
 from aardcheck.sources import discovery
 from aardcheck.sources.aardvark_files import (
     AARDVARK_DIRS,
@@ -35,14 +32,6 @@ from aardcheck.sources.aardvark_files import (
 )
 from aardcheck.sources.podman_api import HostInfo, PodmanSession, connect
 
-if TYPE_CHECKING:
-    # a check never repairs: the repair modules (~10 ms) load only when fixing
-    from aardcheck.repair.apply import HostAccess
-    from aardcheck.repair.outcome import Change, FixResult
-    from aardcheck.repair.plan import RecreateNetwork, RepairPlan, Strategy
-
-#: Re-creates one network through the session and returns the logged changes.
-RecreateHook = Callable[[PodmanSession, "RecreateNetwork"], "list[Change]"]
 T = TypeVar("T")
 
 
@@ -68,22 +57,6 @@ class _Background(threading.Thread, Generic[T]):
         if self._error is not None:
             raise self._error
         return self._value  # type: ignore[return-value]
-
-
-@dataclass(frozen=True, slots=True)
-class CheckOptions:
-    networks: frozenset[str] = frozenset()
-    probe: bool = True
-    probe_count: int = 3
-    probe_timeout: float = 1.0
-    liveness_timeout: float = 1.5
-    run_dir: Path | None = None
-    url: str | None = None
-    aardvark_version: AardvarkVersion | None = None
-    ignore: tuple[Kind, ...] = field(default=())
-    #: A selected network that exists nowhere is a usage error - except when verifying a
-    #: repair that just deleted the last trace of it.
-    strict_selection: bool = True
 
 
 def resolve_run_dir(options: CheckOptions, info: HostInfo) -> RunDir:
@@ -200,7 +173,7 @@ def check_with(session: PodmanSession, options: CheckOptions) -> CheckResult:
     info = session.host_info()
     if info.network_backend == "cni":
         # podman 3.x/4.x with CNI: the dnsname plugin's dnsmasq serves the names
-        from aardcheck.cni_check import check_cni
+        from aardcheck.runner.cni_check import check_cni
 
         return check_cni(session, options, info)
     snapshot, info, run_dir = gather(session, options, info)
@@ -222,109 +195,3 @@ def check_with(session: PodmanSession, options: CheckOptions) -> CheckResult:
 def run_check(options: CheckOptions) -> CheckResult:
     with connect(options.url) as session:
         return check_with(session, options)
-
-
-# --------------------------------------------------------------------------- fix
-
-
-def _prune() -> Strategy:
-    from aardcheck.repair.plan import Strategy
-
-    return Strategy.PRUNE
-
-
-@dataclass(frozen=True, slots=True)
-class FixOptions:
-    check: CheckOptions
-    strategy: Strategy = field(default_factory=_prune)
-    recreate: frozenset[str] = frozenset()
-    restart_consumers: bool = False
-    dry_run: bool = False
-    lock_timeout: float = 30.0
-    #: Verification re-probes while aardvark may still be reloading (bounded).
-    verify_attempts: int = 4
-    verify_pause: float = 0.5
-
-
-def _verify(session: PodmanSession, options: FixOptions, networks: frozenset[str]) -> CheckResult:
-    """Check the touched networks again; aardvark reloads asynchronously, so DNS answers
-    get a few bounded retries before a mismatch counts."""
-    verify_opts = replace(options.check, networks=networks, strict_selection=False)
-    result = check_with(session, verify_opts)
-    for _ in range(options.verify_attempts - 1):
-        if not any(f.kind in (Kind.DNS_MISMATCH, Kind.RESOLVER_DOWN) for f in result.findings):
-            break
-        time.sleep(options.verify_pause)
-        result = check_with(session, verify_opts)
-    return result
-
-
-def host_access(
-    session: PodmanSession, run_dir: RunDir, version: AardvarkVersion, *, lock_timeout: float = 30.0
-) -> HostAccess:
-    """What a repair needs to touch this host (shared by fix, clean and the watcher)."""
-    # imported here: `check` never repairs and should not pay for the repair modules
-    from aardcheck.repair.apply import UNDER_LOCK_LISTING_WAIT, HostAccess
-    from aardcheck.repair.locks import network_config_dir, podman_lock_path
-
-    info = session.host_info(detailed=True)  # the locks' paths need the graph root
-    return HostAccess(
-        run_dir=run_dir,
-        version=version,
-        podman_lock=podman_lock_path(
-            rootless=info.rootless,
-            podman_version=info.podman_version,
-            graph_root=info.graph_root,
-        ),
-        network_config_dir=network_config_dir(rootless=info.rootless, graph_root=info.graph_root),
-        fresh_containers=functools.partial(
-            session.container_states, timeout=UNDER_LOCK_LISTING_WAIT
-        ),
-        lock_timeout=lock_timeout,
-    )
-
-
-def run_fix(
-    options: FixOptions,
-    confirm: Callable[[RepairPlan], bool],
-    recreate: RecreateHook | None = None,
-) -> FixResult:
-    """check -> plan -> (confirm) -> apply -> verify. ``confirm`` sees the whole plan."""
-    from aardcheck.repair.outcome import Change, FixResult
-    from aardcheck.repair.plan import build_plan
-
-    with connect(options.check.url) as session:
-        before = check_with(session, options.check)
-        if before.context.network_backend == "cni":
-            from aardcheck.cni_fix import fix_cni
-
-            return fix_cni(session, before, options, confirm)
-        plan = build_plan(
-            before.snapshot,
-            before.findings,
-            strategy=options.strategy,
-            recreate=options.recreate,
-            restart_consumers=options.restart_consumers,
-        )
-        if plan.empty or options.dry_run or not confirm(plan):
-            return FixResult(before, plan)
-        access = host_access(
-            session,
-            before.snapshot.directory.run_dir,
-            before.snapshot.aardvark_version,
-            lock_timeout=options.lock_timeout,
-        )
-        hook = (lambda action: recreate(session, action)) if recreate is not None else None
-        from aardcheck.repair.apply import apply_plan
-
-        changes = apply_plan(plan, access, hook)
-        touched = frozenset(plan.networks) & (
-            frozenset(before.checked_networks) | frozenset(plan.networks)
-        )
-        try:
-            after = _verify(session, options, touched) if touched else None
-        except AardcheckError as err:
-            # The repair happened: report it, and say the verification could not be made.
-            failed = Change("verify", "", ", ".join(sorted(touched)), "failed", str(err))
-            return FixResult(before, plan, (*changes, failed), None, applied=True)
-        return FixResult(before, plan, changes, after, applied=True)

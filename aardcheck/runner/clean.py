@@ -34,7 +34,7 @@ from aardcheck.errors import AardcheckError, EnvironmentUnavailable, ExitCode
 from aardcheck.models import LATEST_AARDVARK, Finding, Kind
 from aardcheck.repair.outcome import Change
 from aardcheck.repair.plan import DeleteFile, PruneLines, RepairPlan
-from aardcheck.runner import CheckOptions
+from aardcheck.runner.options import CheckOptions
 
 if TYPE_CHECKING:
     from aardcheck.sources.podman_api import PodmanSession
@@ -136,12 +136,12 @@ class CleanResult:
 
 def _known_networks(session: PodmanSession, options: CheckOptions) -> frozenset[str]:
     """The asked-for networks that exist now (in podman or as a file); others are done."""
-    from aardcheck.runner import resolve_run_dir
+    from aardcheck.runner.check import resolve_run_dir
     from aardcheck.sources.aardvark_files import read_dns_directory
 
     info = session.host_info()
     if info.network_backend == "cni":  # leftovers are the dnsname plugin's directories
-        from aardcheck.cni_check import dnsname_directory
+        from aardcheck.runner.cni_check import dnsname_directory
 
         directory = dnsname_directory(options, info)
     else:
@@ -159,7 +159,8 @@ def run_clean(
     ``recheck``: after applying, check again so ``findings`` tells what is left."""
     from aardcheck.repair.apply import apply_plan
     from aardcheck.repair.plan import build_plan
-    from aardcheck.runner import check_with, host_access
+    from aardcheck.runner.check import check_with
+    from aardcheck.runner.fix import host_access
     from aardcheck.sources.podman_api import connect
 
     options = replace(options, probe=False)
@@ -180,7 +181,7 @@ def run_clean(
         if plan.empty or dry_run:
             return CleanResult(plan, dry_run=dry_run, findings=before.findings)
         if cni:
-            from aardcheck.cni_fix import apply_cni
+            from aardcheck.runner.cni_fix import apply_cni
 
             changes = apply_cni(session, plan, before.findings)
         else:
