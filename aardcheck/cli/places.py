@@ -205,7 +205,7 @@ def systemd_install(
     ] = None,
 ) -> None:
     """Copy the unit files where systemd reads them; print the systemctl commands."""
-    from aardcheck.systemd_install import apply_install, plan_install, render
+    from aardcheck.install.systemd import apply_install, plan_install, render
 
     as_user = os.geteuid() != 0 if user is None else user
     plan = guarded(

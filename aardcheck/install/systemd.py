@@ -1,7 +1,7 @@
 """``aardcheck systemd install``: copy the unit files to where systemd looks for them.
 
 The real unit files live in the repository's top-level ``systemd/`` directory; the
-package ships an identical copy in ``aardcheck/systemd_units/`` (a test keeps the two
+package ships an identical copy in ``aardcheck/install/units/`` (a test keeps the two
 byte-for-byte equal), which is what an installed aardcheck reads. Layout of both::
 
     system/  units for the system manager (rootful podman)
@@ -36,7 +36,7 @@ SYSTEM_UNIT_DIR = Path("/etc/systemd/system")
 
 def units_root() -> Path:
     """The unit files shipped with the package."""
-    return Path(str(resources.files("aardcheck") / "systemd_units"))
+    return Path(str(resources.files("aardcheck.install") / "units"))
 
 
 def _units(root: Path, scope: str) -> Iterator[Path]:
