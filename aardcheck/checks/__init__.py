@@ -18,7 +18,7 @@ from aardcheck.checks import (
     unchecked,
 )
 from aardcheck.checks.facts import Facts
-from aardcheck.models import Finding, Kind
+from aardcheck.findings import Finding, Kind
 
 CheckFn = Callable[[Facts], Iterator[Finding]]
 

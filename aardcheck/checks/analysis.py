@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from aardcheck.checks import MODULES
 from aardcheck.checks.facts import Facts
-from aardcheck.models import Finding, IPAddress, Kind, Snapshot
+from aardcheck.findings import Finding, Kind
+from aardcheck.models import IPAddress, Snapshot
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,8 @@ from aardcheck.cli.common import fail, say
 from aardcheck.errors import ExitCode
 
 if TYPE_CHECKING:
-    from aardcheck.models import Finding, ProbeAnswer
+    from aardcheck.findings import Finding
+    from aardcheck.models import ProbeAnswer
     from aardcheck.repair.outcome import Change
 
 

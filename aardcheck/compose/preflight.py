@@ -30,15 +30,12 @@ from typing import TYPE_CHECKING
 
 from aardcheck.compose.project import ComposeNetwork, ComposeProject
 from aardcheck.errors import ExitCode
+from aardcheck.findings import CheckContext, CheckResult, Finding, Kind
 from aardcheck.models import (
     LATEST_AARDVARK,
-    CheckContext,
-    CheckResult,
     DnsDirectory,
-    Finding,
     IPAddress,
     IPNetwork,
-    Kind,
     NetworkFile,
     PodmanState,
 )

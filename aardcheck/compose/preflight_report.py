@@ -8,7 +8,7 @@ from typing import Any
 
 from aardcheck import __version__
 from aardcheck.compose.preflight import Hazard, NetworkStatus, PreflightResult
-from aardcheck.models import Finding
+from aardcheck.findings import Finding
 from aardcheck.report.fix_report import change_line
 from aardcheck.report.json_report import finding_dict
 from aardcheck.report.text_report import escape

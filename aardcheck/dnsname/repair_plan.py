@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from aardcheck.models import CheckResult, Finding, Kind
+from aardcheck.findings import CheckResult, Finding, Kind
 from aardcheck.repair.plan import (
     Action,
     DeleteFile,

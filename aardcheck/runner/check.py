@@ -14,15 +14,8 @@ from typing import Generic, TypeVar
 from aardcheck.checks.analysis import analyse, liveness_requests
 from aardcheck.checks.probe_plan import plan_probes
 from aardcheck.errors import EnvironmentUnavailable, UsageError
-from aardcheck.models import (
-    AddressLiveness,
-    CheckContext,
-    CheckResult,
-    ProbeAnswer,
-    ProbeSkipped,
-    RunDir,
-    Snapshot,
-)
+from aardcheck.findings import CheckContext, CheckResult
+from aardcheck.models import AddressLiveness, ProbeAnswer, ProbeSkipped, RunDir, Snapshot
 from aardcheck.runner.options import CheckOptions
 from aardcheck.sources import discovery
 from aardcheck.sources.aardvark_files import (
@@ -30,7 +23,8 @@ from aardcheck.sources.aardvark_files import (
     installed_aardvark_version,
     read_dns_directory,
 )
-from aardcheck.sources.podman_api import HostInfo, PodmanSession, connect
+from aardcheck.sources.podman_api import PodmanSession, connect
+from aardcheck.sources.podman_host import HostInfo
 
 T = TypeVar("T")
 

@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aardcheck.errors import AardcheckError, EnvironmentUnavailable, ExitCode
-from aardcheck.models import LATEST_AARDVARK, Finding, Kind
+from aardcheck.findings import Finding, Kind
+from aardcheck.models import LATEST_AARDVARK
 from aardcheck.repair.outcome import Change
 from aardcheck.repair.plan import DeleteFile, PruneLines, RepairPlan
 from aardcheck.runner.options import CheckOptions

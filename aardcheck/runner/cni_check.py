@@ -17,10 +17,9 @@ from aardcheck.dnsname.checks import check_dnsname, liveness_wanted
 from aardcheck.dnsname.model import DnsnameRoot
 from aardcheck.dnsname.probing import check_dnsname_answers, plan_dnsname_probes
 from aardcheck.errors import UsageError
+from aardcheck.findings import CheckContext, CheckResult
 from aardcheck.models import (
     AddressLiveness,
-    CheckContext,
-    CheckResult,
     DnsDirectory,
     ProbeAnswer,
     ProbeSkipped,
@@ -30,7 +29,8 @@ from aardcheck.models import (
 )
 from aardcheck.runner.options import CheckOptions
 from aardcheck.sources.dnsname_files import dnsname_dir_for, read_dnsname_root
-from aardcheck.sources.podman_api import HostInfo, PodmanSession
+from aardcheck.sources.podman_api import PodmanSession
+from aardcheck.sources.podman_host import HostInfo
 
 
 def dnsname_dir(options: CheckOptions, info: HostInfo) -> Path:

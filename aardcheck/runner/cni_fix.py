@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from aardcheck.dnsname.repair_plan import build_dnsname_plan
 from aardcheck.errors import UsageError
-from aardcheck.models import CheckResult, Finding
+from aardcheck.findings import CheckResult, Finding
 from aardcheck.repair.dnsname_apply import apply_dnsname_plan
 from aardcheck.repair.outcome import Change, FixResult
 from aardcheck.repair.plan import RepairPlan, Strategy

@@ -12,7 +12,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from aardcheck.errors import AardcheckError
-from aardcheck.models import AardvarkVersion, CheckResult, Kind, RunDir
+from aardcheck.findings import CheckResult, Kind
+from aardcheck.models import AardvarkVersion, RunDir
 from aardcheck.runner.check import check_with
 from aardcheck.runner.options import FixOptions
 from aardcheck.sources.podman_api import PodmanSession, connect

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aardcheck.models import AardvarkVersion, Kind
+from aardcheck.findings import Kind
+from aardcheck.models import AardvarkVersion
 
 if TYPE_CHECKING:
     # a check never repairs: the repair modules (~10 ms) load only when fixing

@@ -22,7 +22,8 @@ from typing import Any
 
 from aardcheck.checks.analysis import analyse
 from aardcheck.errors import AardcheckError, ExitCode
-from aardcheck.models import AardvarkVersion, CheckContext, CheckResult
+from aardcheck.findings import CheckContext, CheckResult
+from aardcheck.models import AardvarkVersion
 from aardcheck.watch.answer import UNSEEN, AnswerServer, AnswerState, View
 from aardcheck.watch.options import WatchOptions
 

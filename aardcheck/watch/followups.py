@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from aardcheck.models import Finding, Kind
+from aardcheck.findings import Finding, Kind
 from aardcheck.watch.podman_events import BEGUN, FINISHED
 from aardcheck.watch.schedule import Backoff
 

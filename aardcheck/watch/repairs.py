@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from aardcheck.errors import AardcheckError
-from aardcheck.models import CheckResult, Finding
+from aardcheck.findings import CheckResult, Finding
 from aardcheck.repair.apply import apply_plan
 from aardcheck.repair.outcome import Change
 from aardcheck.repair.plan import DeleteFile, PruneLines, RepairPlan, Strategy, build_plan

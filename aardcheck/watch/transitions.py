@@ -24,7 +24,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from aardcheck.checks.analysis import sort_key
-from aardcheck.models import Finding, Kind
+from aardcheck.findings import Finding, Kind
 
 Identity = tuple[str, str, str, str, str]
 

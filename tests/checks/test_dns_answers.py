@@ -9,7 +9,8 @@ import pytest
 
 from aardcheck.checks.analysis import analyse
 from aardcheck.checks.probe_plan import plan_probes
-from aardcheck.models import Kind, ProbeAnswer, ProbeSkipped, ProbeStatus, ProbeTry
+from aardcheck.findings import Kind
+from aardcheck.models import ProbeAnswer, ProbeSkipped, ProbeStatus, ProbeTry
 from tests.scenario_loader import load_scenario
 
 N = "proj_default"

@@ -7,7 +7,8 @@ from dataclasses import replace
 import pytest
 
 from aardcheck.checks.analysis import analyse
-from aardcheck.models import AardvarkVersion, Kind, Severity
+from aardcheck.findings import Kind, Severity
+from aardcheck.models import AardvarkVersion
 from tests.scenario_loader import load_scenario
 
 

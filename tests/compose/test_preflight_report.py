@@ -7,7 +7,7 @@ import json
 from aardcheck.compose.preflight import Hazard, NetworkStatus, PreflightResult
 from aardcheck.compose.preflight_report import render_json, render_text
 from aardcheck.compose.project import ComposeNetwork, ComposeProject
-from aardcheck.models import CheckContext, Finding, Kind, Severity
+from aardcheck.findings import CheckContext, Finding, Kind, Severity
 
 NET = ComposeNetwork("default", "shop_default", False, ("web", "db"))
 PROJECT = ComposeProject("shop", "name:", "/srv/shop", ("compose.yaml",), (NET,))

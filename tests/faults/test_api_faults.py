@@ -231,7 +231,8 @@ def test_real_api_killed_after_host_info(
 ) -> None:
     """Real podman's API is SIGKILLed right after aardcheck asked it for the host."""
     from aardcheck.cli import app as cli
-    from aardcheck.sources.podman_api import HostInfo, PodmanSession
+    from aardcheck.sources.podman_api import PodmanSession
+    from aardcheck.sources.podman_host import HostInfo
 
     url, service = killable_api
     net = rootful_host.network_create(net_name("kill"))

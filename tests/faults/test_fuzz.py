@@ -21,15 +21,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aardcheck.checks.analysis import analyse
+from aardcheck.findings import CheckContext, CheckResult, Finding
 from aardcheck.format.edit import remove_entries
 from aardcheck.format.parse import parse_network_file
 from aardcheck.models import (
     AardvarkVersion,
     AddressLiveness,
-    CheckContext,
-    CheckResult,
     DnsDirectory,
-    Finding,
     Liveness,
     PodmanState,
     ProbeAnswer,

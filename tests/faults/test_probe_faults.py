@@ -23,9 +23,9 @@ import pytest
 
 from aardcheck.checks.analysis import analyse
 from aardcheck.errors import ExitCode
+from aardcheck.findings import Kind
 from aardcheck.models import (
     DnsDirectory,
-    Kind,
     PodmanState,
     ProbeAnswer,
     ProbeSkipped,

@@ -28,7 +28,10 @@ UNITS = sorted(
 )
 RUNTIME_FILES = [
     "aardcheck/py.typed",
-    "aardcheck/sources/_netns_agent.py",
+    "aardcheck/sources/netns_agent/__main__.py",
+    "aardcheck/sources/netns_agent/task.py",
+    "aardcheck/sources/netns_agent/dns_task.py",
+    "aardcheck/sources/netns_agent/neigh_task.py",
     *(f"aardcheck/install/units/{unit}" for unit in UNITS),
 ]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from aardcheck.checks.analysis import analyse
-from aardcheck.models import Kind
+from aardcheck.findings import Kind
 from aardcheck.repair.plan import (
     DeleteFile,
     PruneLines,

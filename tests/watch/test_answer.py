@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from aardcheck.models import CheckContext, CheckResult, ProbeSkipped, RunDir, Scope, Snapshot
+from aardcheck.findings import CheckContext, CheckResult
+from aardcheck.models import ProbeSkipped, RunDir, Scope, Snapshot
 from aardcheck.sources import watcher as client
 from aardcheck.watch.answer import AnswerServer, AnswerState, View
 from aardcheck.watch.answer_commands import served_result

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from aardcheck.errors import EnvironmentUnavailable
-from aardcheck.sources import podman_api
+from aardcheck.sources import podman_host
 from aardcheck.sources.podman_api import PodmanSession
 
 HEADERS = {"server": "Libpod/4.3.1 (linux)", "libpod-api-version": "4.3.1"}
@@ -39,9 +39,9 @@ def test_rootful_from_headers_without_a_request(
     if os.geteuid() != 0:
         pytest.skip("a root-owned socket needs root")
     (tmp_path / "run" / "aardvark-dns").mkdir(parents=True)
-    monkeypatch.setattr(podman_api, "ROOTFUL_RUN_DIR", tmp_path / "run")
+    monkeypatch.setattr(podman_host, "ROOTFUL_RUN_DIR", tmp_path / "run")
     # a CNI test on this host may have a dnsname directory right now (tests/cni)
-    monkeypatch.setattr(podman_api, "_ROOTFUL_DNSNAME", tmp_path / "no-dnsname")
+    monkeypatch.setattr(podman_host, "_ROOTFUL_DNSNAME", tmp_path / "no-dnsname")
     info = session(sock, HEADERS).host_info()
     assert (info.podman_version, info.rootless, info.network_backend) == (
         "4.3.1",
@@ -57,7 +57,7 @@ def test_rootless_run_root_found_in_one_usual_place(
         pytest.skip("giving the socket to another user needs root")
     os.chown(sock, 4242, 4242)
     roots = [tmp_path / "xdg" / "containers", tmp_path / "tmp" / "containers"]
-    monkeypatch.setattr(podman_api, "_rootless_run_roots", lambda uid: roots)
+    monkeypatch.setattr(podman_host, "_rootless_run_roots", lambda uid: roots)
     (roots[1] / "networks" / "aardvark-dns").mkdir(parents=True)
     info = session(sock, HEADERS).host_info()
     assert (info.rootless, info.uid, info.run_root) == (True, 4242, roots[1])
