@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aardcheck.format.fastpath import gc_paused, make_entry, parse_v4, parse_v6, quick_entry
+from aardcheck.format.fastpath import gc_paused, parse_v4, parse_v6, quick_entry
 from aardcheck.format.grammar import grammar_for
 from aardcheck.format.parse import _parse_entry
 from aardcheck.models import AardvarkVersion, Entry
@@ -90,9 +90,12 @@ def test_addresses_are_ordinary_addresses() -> None:
     assert parse_v6("fd00::1") == IPv6Address("fd00::1") and parse_v6("fe80::1%eth0") is None
 
 
-def test_a_drafted_entry_is_a_frozen_entry() -> None:
-    entry = make_entry(3, "raw", "id", (IPv4Address(1),), (), ("a",))
-    assert type(entry) is Entry and entry == Entry(3, "raw", "id", (IPv4Address(1),), (), ("a",))
+def test_a_quick_entry_is_an_ordinary_immutable_entry() -> None:
+    entry = quick_entry(f"{CID} 10.89.0.2  web", 3, False)
+    assert type(entry) is Entry
+    assert entry == Entry(
+        3, f"{CID} 10.89.0.2  web", CID, (IPv4Address("10.89.0.2"),), (), ("web",)
+    )
     with pytest.raises(AttributeError):
         entry.raw = "changed"  # type: ignore[misc]
 

@@ -8,10 +8,8 @@ hands anything unusual back. One directory of 1,000 files x 100 lines is 100,000
   once and built directly; any other line, or one whose address does not parse, returns
   None and goes through the general parser, so every verdict and message stays that
   parser's (``bench.parser`` compares both on the files it generates);
-- an ``Entry`` is filled in as a writable twin with the same slots and then becomes an
-  ``Entry`` by ``__class__`` assignment: a frozen dataclass ``__init__`` pays one
-  ``object.__setattr__`` per field, four times the cost. The result is an ordinary frozen
-  Entry. The trick is checked at import and switched off if ``Entry`` changes shape;
+- an ``Entry`` (a NamedTuple) is made in one step from the tuple of its fields, as
+  ``Entry._make`` does, without the length check: the tuple always holds all seven;
 - an ``IPv4Address`` is made from ``inet_pton``'s bytes without re-checking a range that
   four bytes cannot exceed;
 - :func:`gc_paused` keeps the cyclic garbage collector out of a directory read: the
@@ -26,18 +24,16 @@ import gc
 import socket
 import threading
 from collections.abc import Iterator
-from dataclasses import fields
 from ipaddress import IPv4Address, IPv6Address
 
-from aardcheck.models import Entry, IPAddress
+from aardcheck.models import Entry
 
 _AF_INET = socket.AF_INET
 _AF_INET6 = socket.AF_INET6
 _inet_pton = socket.inet_pton
 _new = object.__new__
+_tuple_new = tuple.__new__
 _from_bytes = int.from_bytes
-
-ENTRY_FIELDS = ("line_no", "raw", "container_id", "ipv4", "ipv6", "names", "dns_servers")
 
 
 def parse_v4(text: str) -> IPv4Address | None:
@@ -59,68 +55,12 @@ def parse_v6(text: str) -> IPv6Address | None:
         return None
 
 
-class _EntryDraft:
-    """An Entry under construction: the same slots, hence the same memory layout, but
-    writable. See the module docstring."""
-
-    __slots__ = ENTRY_FIELDS
-    line_no: int
-    raw: str
-    container_id: str
-    ipv4: tuple[IPv4Address, ...]
-    ipv6: tuple[IPv6Address, ...]
-    names: tuple[str, ...]
-    dns_servers: tuple[IPAddress, ...]
-
-
-def make_entry(
-    line_no: int,
-    raw: str,
-    container_id: str,
-    ipv4: tuple[IPv4Address, ...],
-    ipv6: tuple[IPv6Address, ...],
-    names: tuple[str, ...],
-    dns: tuple[IPAddress, ...] = (),
-) -> Entry:
-    """``Entry(line_no, raw, ...)``, built through a draft when that works."""
-    if not _DRAFTS_WORK:
-        return Entry(line_no, raw, container_id, ipv4, ipv6, names, dns)
-    draft = _new(_EntryDraft)
-    draft.line_no = line_no
-    draft.raw = raw
-    draft.container_id = container_id
-    draft.ipv4 = ipv4
-    draft.ipv6 = ipv6
-    draft.names = names
-    draft.dns_servers = dns
-    draft.__class__ = Entry  # type: ignore[assignment]
-    return draft  # type: ignore[return-value]
-
-
-def _drafts_work() -> bool:
-    """Whether an Entry made from a draft is exactly the Entry its constructor makes."""
-    if tuple(f.name for f in fields(Entry)) != ENTRY_FIELDS:
-        return False  # Entry changed: a draft would leave a field unset
-    args = (1, "x 0.0.0.1  z", "x", (IPv4Address(1),), (), ("z",), ())
-    try:
-        made = make_entry(*args)
-    except TypeError:  # "object layout differs": Entry's slots changed
-        return False
-    return type(made) is Entry and made == Entry(*args)
-
-
-_DRAFTS_WORK = True
-_DRAFTS_WORK = _drafts_work()
-
-
 def quick_entry(line: str, line_no: int, lowercase: bool) -> Entry | None:
     """The common well-formed container line as an Entry, or None: ask the grammar.
 
     ``lowercase``: fold the id and names to lower case (aardvark >= 1.1). Runs once per
-    line of every file, so :func:`parse_v4` and :func:`make_entry` are inlined by hand.
+    line of every file, so :func:`parse_v4` is inlined by hand.
     """
-    if not _DRAFTS_WORK:
-        return None
     try:
         container_id, v4_text, v6_text, names = line.split(" ")
     except ValueError:  # not four fields
@@ -142,20 +82,9 @@ def quick_entry(line: str, line_no: int, lowercase: bool) -> Entry | None:
         if v6 is None:
             return None
         ipv6 = (v6,)
-    draft = _new(_EntryDraft)
-    draft.line_no = line_no
-    draft.raw = line
     if lowercase:
-        draft.container_id = container_id.lower()
-        draft.names = tuple(names.lower().split(","))
-    else:
-        draft.container_id = container_id
-        draft.names = tuple(names.split(","))
-    draft.ipv4 = ipv4
-    draft.ipv6 = ipv6
-    draft.dns_servers = ()
-    draft.__class__ = Entry  # type: ignore[assignment]
-    return draft  # type: ignore[return-value]
+        container_id, names = container_id.lower(), names.lower()
+    return _tuple_new(Entry, (line_no, line, container_id, ipv4, ipv6, tuple(names.split(",")), ()))
 
 
 class _GcPause:

@@ -15,7 +15,7 @@ from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 from typing import ClassVar, cast
 
-from aardcheck.format.fastpath import make_entry, parse_v4, parse_v6, quick_entry
+from aardcheck.format.fastpath import parse_v4, parse_v6, quick_entry
 from aardcheck.format.grammar import Grammar, consequence, grammar_for, network_name
 from aardcheck.models import AardvarkVersion, Entry, FileDefect, Header, IPAddress, NetworkFile
 
@@ -173,7 +173,7 @@ def _parse_entry(line: str, line_no: int, grammar: Grammar) -> Entry | str:
     container_id, names = fields[0], fields[3]
     if grammar.lowercase:
         container_id, names = container_id.lower(), names.lower()
-    return make_entry(
+    return Entry(
         line_no,
         line,
         container_id,
