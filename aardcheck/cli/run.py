@@ -68,8 +68,8 @@ def check(
 def lint(
     *, paths: list[Path] | None, aardvark_version: str | None, output: OutputFormat
 ) -> NoReturn:
-    from aardcheck.format.lint import render_json, render_text
     from aardcheck.models import AardvarkVersion
+    from aardcheck.report.lint_report import render_json, render_text
     from aardcheck.runner.lint import lint_paths
 
     version = parse_version(aardvark_version)

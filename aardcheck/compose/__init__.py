@@ -6,6 +6,6 @@ environment), the pre-flight that says whether ``up`` is safe right now
 
 Naming is pure (files are read through a ``FileAccess`` passed in). The pre-flight
 gathers and repairs through ``runner``, ``sources`` and ``repair``, imported inside
-``run_preflight``. May import those, ``checks``, ``report``, ``models`` and ``errors``;
+``run_preflight``. May import those, ``report``, ``models``, ``findings`` and ``errors``;
 must not import the watcher or the CLI.
 """

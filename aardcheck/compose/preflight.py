@@ -305,7 +305,7 @@ class _Observer:
         from aardcheck.runner.fix import host_access
 
         if self.context.network_backend == "cni":
-            from aardcheck.dnsname.repair_plan import build_dnsname_plan
+            from aardcheck.repair.dnsname_plan import build_dnsname_plan
             from aardcheck.runner.cni_fix import apply_cni
 
             cni_plan = build_dnsname_plan(before)

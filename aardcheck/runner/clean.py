@@ -174,7 +174,7 @@ def run_clean(
         before = check_with(session, options)
         cni = before.context.network_backend == "cni"
         if cni:  # dnsname networks: the same rule, the plugin's lock and reload
-            from aardcheck.dnsname.repair_plan import build_dnsname_plan
+            from aardcheck.repair.dnsname_plan import build_dnsname_plan
 
             plan = unambiguous(build_dnsname_plan(before))
         else:

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from aardcheck.dnsname.repair_plan import build_dnsname_plan
 from aardcheck.errors import UsageError
 from aardcheck.findings import CheckResult, Finding
 from aardcheck.repair.dnsname_apply import apply_dnsname_plan
+from aardcheck.repair.dnsname_plan import build_dnsname_plan
 from aardcheck.repair.outcome import Change, FixResult
 from aardcheck.repair.plan import RepairPlan, Strategy
 from aardcheck.runner.check import check_with

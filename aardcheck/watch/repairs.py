@@ -34,7 +34,7 @@ def prune_plan(result: CheckResult, findings: Iterable[Finding]) -> RepairPlan:
     if result.context.network_backend == "cni":  # dnsname networks (aardcheck.dnsname)
         from dataclasses import replace
 
-        from aardcheck.dnsname.repair_plan import build_dnsname_plan
+        from aardcheck.repair.dnsname_plan import build_dnsname_plan
 
         plan = build_dnsname_plan(replace(result, findings=tuple(findings)))
     else:

@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 
 from aardcheck.format.edit import is_effectively_empty, remove_entries
 from aardcheck.format.grammar import consequence, is_per_address_group, network_name
-from aardcheck.format.lint import Effect, gateway_clashes, render_text
+from aardcheck.format.lint import Effect, gateway_clashes
 from aardcheck.format.parse import grammar_defects, parse_network_file
 from aardcheck.models import AardvarkVersion, Entry, NetworkFile
+from aardcheck.report.lint_report import render_text
 from aardcheck.runner.lint import lint_paths
 from tests.oracle.cases import GRAMMARS, Case, ExpectedFile, entry_doc, header_doc, load_cases
 
