@@ -5,7 +5,7 @@ environment), the pre-flight that says whether ``up`` is safe right now
 ``aardcheck compose`` wrapper (``wrapper``).
 
 Naming is pure (files are read through a ``FileAccess`` passed in). The pre-flight
-gathers and repairs through ``runner``, ``sources`` and ``repair``, imported inside
-``run_preflight``. May import those, ``report``, ``models``, ``findings`` and ``errors``;
-must not import the watcher or the CLI.
+gathers and repairs through ``runner``, ``sources`` and ``repair`` (their heavy parts
+imported inside ``run_preflight``). May import those, ``report``, ``models``,
+``findings`` and ``errors``; must not import the watcher or the CLI.
 """
