@@ -2,7 +2,7 @@
 
 A running watcher is asked first (``sources.watcher``), before typer and the rest of
 aardcheck are imported: an answered command costs little more than starting Python.
-Then plain argv of the cold-path commands runs without typer (``cli_fast``); typer
+Then plain argv of the cold-path commands runs without typer (``cli.fast``); typer
 parses the rest (help, errors, every other command).
 """
 
@@ -16,10 +16,10 @@ def main() -> None:
     if code is not None:
         sys.stdout.flush()
         raise SystemExit(code)
-    from aardcheck.cli_fast import run
+    from aardcheck.cli.fast import run
 
     run(sys.argv[1:])
-    from aardcheck.cli import main as cli_main
+    from aardcheck.cli.app import main as cli_main
 
     cli_main()
 

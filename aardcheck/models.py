@@ -1,7 +1,10 @@
-"""The data aardcheck reasons about: aardvark files, podman state, probe answers, findings.
+"""The data aardcheck reasons about: aardvark files, podman state, probe answers, and the
+``Snapshot`` of all of them that one check looks at. What a check concludes from it is
+``aardcheck.findings``.
 
-Everything here is a frozen dataclass or an enum and carries no behaviour that touches
-the outside world, so the checks that consume it stay pure and testable with literals.
+Everything here is immutable - a frozen dataclass, an enum, or (``Entry``, built once
+per line) a NamedTuple - and carries no behaviour that touches the outside world, so
+the checks that consume it stay pure and testable with literals.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from pathlib import Path
+from typing import NamedTuple
 
 IPAddress = IPv4Address | IPv6Address
 IPNetwork = IPv4Network | IPv6Network
@@ -88,9 +92,14 @@ class Header:
     dns_servers: tuple[IPAddress, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One container line. ``raw`` is the exact text so a repair can keep it byte for byte."""
+class Entry(NamedTuple):
+    """One container line. ``raw`` is the exact text so a repair can keep it byte for byte.
+
+    A NamedTuple rather than a frozen dataclass: a directory read builds one per line
+    (100,000 in the parser's benchmark) and a frozen dataclass's ``__init__`` pays one
+    ``object.__setattr__`` per field, four times the cost. Immutable, equal and hashed
+    by its fields all the same.
+    """
 
     line_no: int
     raw: str
@@ -333,53 +342,7 @@ class ProbeSkipped:
     reason: str
 
 
-# --------------------------------------------------------------------------- findings
-
-
-class Severity(enum.IntEnum):
-    INFO = 10
-    WARNING = 20
-    ERROR = 30
-    CRITICAL = 40
-
-    def __str__(self) -> str:
-        return self.name.lower()
-
-
-class Kind(enum.StrEnum):
-    DEAD_ENTRY = "dead-entry"
-    UNKNOWN_ENTRY = "unknown-entry"
-    STOPPED_ENTRY = "stopped-entry"
-    WRONG_ADDRESS = "wrong-address"
-    ADDRESS_CONFLICT = "address-conflict"
-    DUPLICATE_ENTRY = "duplicate-entry"
-    MISSING_ENTRY = "missing-entry"
-    ORPHAN_FILE = "orphan-file"
-    HEADER_MISMATCH = "header-mismatch"
-    UNPARSABLE_FILE = "unparsable-file"
-    DNS_MISMATCH = "dns-mismatch"
-    RESOLVER_DOWN = "resolver-down"
-    UNCHECKED = "unchecked"
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One problem. Identity (equality, order, hash) is the first five fields only."""
-
-    kind: Kind
-    network: str
-    name: str = ""
-    container_id: str = ""
-    address: str = ""
-    severity: Severity = field(default=Severity.ERROR, compare=False)
-    message: str = field(default="", compare=False)
-    fix: str = field(default="", compare=False)
-    path: str = field(default="", compare=False)
-    line_no: int | None = field(default=None, compare=False)
-
-    @property
-    def identity(self) -> tuple[str, str, str, str, str]:
-        return (str(self.kind), self.network, self.name, self.container_id, self.address)
+# --------------------------------------------------------------------------- snapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,37 +361,3 @@ class Snapshot:
 
     def wants(self, network: str) -> bool:
         return not self.selected or network in self.selected
-
-
-@dataclass(frozen=True, slots=True)
-class CheckContext:
-    """Where a check looked, for the report header."""
-
-    run_dir: str
-    scope: str
-    podman_version: str = ""
-    api_url: str = ""
-    private_api: bool = False
-    #: podman's ``host.networkBackend``: ``netavark`` (aardvark-dns) or ``cni`` (dnsname).
-    network_backend: str = "netavark"
-
-
-@dataclass(frozen=True, slots=True)
-class CheckResult:
-    snapshot: Snapshot
-    findings: tuple[Finding, ...]
-    context: CheckContext
-    duration_s: float = 0.0
-    #: Networks whose names the CNI ``dnsname`` plugin serves (orphan directories too).
-    dnsname_networks: tuple[str, ...] = ()
-
-    @property
-    def checked_networks(self) -> tuple[str, ...]:
-        names = {f.network for f in self.snapshot.directory.files}
-        names |= {n.name for n in self.snapshot.podman.networks if n.dns_enabled}
-        names |= set(self.dnsname_networks)
-        return tuple(sorted(n for n in names if self.snapshot.wants(n)))
-
-    def backend_of(self, network: str) -> str:
-        """Which resolver serves the network's names: ``aardvark-dns`` or ``dnsname``."""
-        return "dnsname" if network in self.dnsname_networks else "aardvark-dns"

@@ -107,10 +107,18 @@ def parse(directory: Path) -> dict[str, Any]:
     return {"wall": wall, "cpu": cpu, "entries": entries, "defects": defects}
 
 
+def _analyse() -> Any:
+    try:
+        from aardcheck.checks.analysis import analyse
+    except ImportError:  # a baseline revision from before the package layout of issue 15
+        from aardcheck.analysis import analyse
+    return analyse
+
+
 def check(directory: Path) -> dict[str, Any]:
-    from aardcheck.analysis import analyse
     from aardcheck.models import Snapshot
 
+    analyse = _analyse()
     state = _podman_state(directory)
 
     def body() -> Any:
@@ -123,17 +131,18 @@ def check(directory: Path) -> dict[str, Any]:
 
 def agree(directory: Path) -> dict[str, Any]:
     """Every line through the fast path and through the general parser: equal entries."""
-    from aardcheck import aardvark_format
-    from aardcheck.aardvark_fastpath import quick_entry
+    from aardcheck.format.fastpath import quick_entry
+    from aardcheck.format.grammar import grammar_for
+    from aardcheck.format.parse import _parse_entry
 
-    grammar = aardvark_format.grammar_for(_version())
+    grammar = grammar_for(_version())
     lines = fast = mismatches = 0
     for path in sorted((directory / "aardvark-dns").iterdir()):
         rows = [r for r in path.read_text().split("\n") if r][1:]
         for number, row in enumerate(rows, 2):
             lines += 1
             quick = quick_entry(row, number, grammar.lowercase)
-            general = aardvark_format._parse_entry(row, number, grammar)
+            general = _parse_entry(row, number, grammar)
             if quick is not None:
                 fast += 1
                 mismatches += quick != general

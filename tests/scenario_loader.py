@@ -6,7 +6,7 @@ import json
 from ipaddress import ip_address
 from pathlib import Path
 
-from aardcheck.aardvark_format import parse_network_file
+from aardcheck.format.parse import parse_network_file
 from aardcheck.models import (
     AardvarkVersion,
     AddressLiveness,
@@ -17,7 +17,11 @@ from aardcheck.models import (
     Scope,
     Snapshot,
 )
-from aardcheck.podman_json import containers_from_compat, details_from_libpod, networks_from_libpod
+from aardcheck.sources.podman_json import (
+    containers_from_compat,
+    details_from_libpod,
+    networks_from_libpod,
+)
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "fixtures" / "scenarios"
 VERSION = AardvarkVersion(1, 4, 0)

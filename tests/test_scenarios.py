@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from aardcheck.analysis import analyse, liveness_requests
-from aardcheck.models import Kind, Severity
+from aardcheck.checks.analysis import analyse, liveness_requests
+from aardcheck.findings import Kind, Severity
 from tests.scenario_loader import SCENARIOS, expected_identities, load_scenario
 
 CASES = sorted(p.name for p in SCENARIOS.iterdir() if p.is_dir())

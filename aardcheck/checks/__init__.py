@@ -1,5 +1,12 @@
-"""One module per kind of finding. Each is pure: ``check(facts) -> Iterator[Finding]``,
-with ``KINDS`` it may yield and a docstring that is the user documentation of those kinds.
+"""Judging a snapshot: one module per kind of finding, each pure (``check(facts) ->
+Iterator[Finding]``, with the ``KINDS`` it may yield and a docstring that is the user
+documentation of those kinds); ``facts`` holds the indexes they share, ``analysis`` runs
+them all (ignores applied, findings sorted) and ``probe_plan`` says which names to ask
+where.
+
+Pure: a Snapshot in, findings out, tested with literal data. May import ``models``,
+``findings`` and ``format``; must not import ``sources``, ``runner``, ``repair``,
+``report`` or anything else that touches the outside world.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from aardcheck.checks import (
     unchecked,
 )
 from aardcheck.checks.facts import Facts
-from aardcheck.models import Finding, Kind
+from aardcheck.findings import Finding, Kind
 
 CheckFn = Callable[[Facts], Iterator[Finding]]
 

@@ -15,7 +15,8 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from aardcheck.checks.facts import Facts, container_label
-from aardcheck.models import Finding, IPAddress, Kind, ProbeAnswer, ProbeStatus, Severity
+from aardcheck.findings import Finding, Kind, Severity
+from aardcheck.models import IPAddress, ProbeAnswer, ProbeStatus
 
 KINDS = (Kind.DNS_MISMATCH, Kind.RESOLVER_DOWN)
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
-from aardcheck.aardvark_format import is_per_address_group
 from aardcheck.checks.facts import Facts, entry_label
-from aardcheck.models import Entry, Finding, IPNetwork, Kind, Severity
+from aardcheck.findings import Finding, Kind, Severity
+from aardcheck.format.grammar import is_per_address_group
+from aardcheck.models import Entry, IPNetwork
 
 KINDS = (Kind.DUPLICATE_ENTRY,)
 

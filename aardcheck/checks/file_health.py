@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from aardcheck.checks.facts import Facts
-from aardcheck.models import Finding, Kind, Severity
+from aardcheck.findings import Finding, Kind, Severity
 
 KINDS = (Kind.UNPARSABLE_FILE,)
 

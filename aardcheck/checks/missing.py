@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from aardcheck.aardvark_format import network_name
 from aardcheck.checks.facts import Facts, container_label
-from aardcheck.models import Container, Entry, Finding, Kind, Network, Severity
+from aardcheck.findings import Finding, Kind, Severity
+from aardcheck.format.grammar import network_name
+from aardcheck.models import Container, Entry, Network
 
 KINDS = (Kind.MISSING_ENTRY,)
 

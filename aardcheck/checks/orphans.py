@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from aardcheck.checks.facts import Facts
-from aardcheck.models import Finding, IPAddress, Kind, Network, NetworkFile, Severity
+from aardcheck.findings import Finding, Kind, Severity
+from aardcheck.models import IPAddress, Network, NetworkFile
 
 KINDS = (Kind.ORPHAN_FILE,)
 

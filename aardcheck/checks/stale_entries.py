@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from aardcheck.checks.facts import Facts, container_label, entry_label, liveness_of
-from aardcheck.models import Entry, Finding, IPAddress, Kind, Liveness, NetworkFile, Severity
+from aardcheck.findings import Finding, Kind, Severity
+from aardcheck.models import Entry, IPAddress, Liveness, NetworkFile
 
 KINDS = (
     Kind.DEAD_ENTRY,

@@ -26,17 +26,8 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 
 from aardcheck.dnsname.model import DnsnameNetwork, DnsnameRoot, HostsLine
-from aardcheck.models import (
-    AddressLiveness,
-    Container,
-    Finding,
-    IPAddress,
-    Kind,
-    Liveness,
-    Network,
-    PodmanState,
-    Severity,
-)
+from aardcheck.findings import Finding, Kind, Severity
+from aardcheck.models import AddressLiveness, Container, IPAddress, Liveness, Network, PodmanState
 
 
 def _fix(network: str) -> str:

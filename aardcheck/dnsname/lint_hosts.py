@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aardcheck.dnsname.hosts_format import parse_hosts
-from aardcheck.lint import Effect, LintResult
+from aardcheck.format.lint import Effect, LintResult
 from aardcheck.models import AardvarkVersion
 
 

@@ -18,16 +18,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from aardcheck.dnsname.model import DnsnameRoot
+from aardcheck.findings import Finding, Kind, Severity
 from aardcheck.models import (
     Container,
-    Finding,
     IPAddress,
-    Kind,
     PodmanState,
     ProbeAnswer,
     ProbeSkipped,
     ProbeStatus,
-    Severity,
 )
 
 

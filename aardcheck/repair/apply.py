@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aardcheck.aardvark_format import is_effectively_empty, remove_entries
 from aardcheck.errors import ApiTimeout
+from aardcheck.format.edit import is_effectively_empty, remove_entries
 from aardcheck.models import AardvarkVersion, Container, RunDir
 from aardcheck.repair.files import PinnedRunDir, UnsafeFile
 from aardcheck.repair.locks import LockTimeout, netavark_locks

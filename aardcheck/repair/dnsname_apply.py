@@ -26,7 +26,8 @@ from aardcheck.dnsname.checks import owner_of
 from aardcheck.dnsname.hosts_format import parse_hosts, render_without
 from aardcheck.dnsname.model import CONF_FILE, HOSTS_FILE, LOCK_FILE, PID_FILE
 from aardcheck.errors import AardcheckError
-from aardcheck.models import Container, Finding, Kind
+from aardcheck.findings import Finding, Kind
+from aardcheck.models import Container
 from aardcheck.repair.dnsname_fs import open_directory, read_at, remove_tree_at, replace_at
 from aardcheck.repair.outcome import Change
 from aardcheck.repair.plan import DeleteFile, PruneLines, ReloadContainer, RepairPlan

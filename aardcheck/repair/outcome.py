@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aardcheck.errors import ExitCode
-from aardcheck.models import CheckResult
+from aardcheck.findings import CheckResult
 from aardcheck.repair.plan import RepairPlan
 
 

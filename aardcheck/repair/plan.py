@@ -22,7 +22,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from aardcheck.checks.facts import Facts
-from aardcheck.models import Finding, Kind, Snapshot
+from aardcheck.findings import Finding, Kind
+from aardcheck.models import Snapshot
 
 
 class Strategy(enum.StrEnum):

@@ -1,1 +1,9 @@
-"""Pure renderers: a CheckResult in, a string out. The CLI decides where text goes."""
+"""Rendering results: a ``CheckResult`` as text or JSON (``text_report``,
+``json_report``), a repair's plan, changes and verification (``fix_report``), lint's
+verdicts (``lint_report``). Pure: results in, a string out; the caller decides where
+the text goes.
+
+May import ``models``, ``findings``, the plain data of ``repair`` (``plan``,
+``outcome``) and of ``format.lint``, and the package version; must not import
+``sources``, ``runner``, the watcher or the CLI.
+"""

@@ -7,7 +7,8 @@ from collections import Counter
 from typing import Any
 
 from aardcheck import __version__
-from aardcheck.models import CheckResult, Finding, ProbeAnswer
+from aardcheck.findings import CheckResult, Finding
+from aardcheck.models import ProbeAnswer
 
 SCHEMA = "aardcheck.check/1"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from aardcheck.models import CheckResult, Finding
+from aardcheck.findings import CheckResult, Finding
 
 
 def escape(text: str) -> str:

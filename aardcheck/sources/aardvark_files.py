@@ -21,9 +21,10 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from aardcheck.aardvark_fastpath import gc_paused
-from aardcheck.aardvark_format import consequence, parse_network_file
 from aardcheck.errors import EnvironmentUnavailable
+from aardcheck.format.fastpath import gc_paused
+from aardcheck.format.grammar import consequence
+from aardcheck.format.parse import parse_network_file
 from aardcheck.models import (
     PID_FILE_NAME,
     AardvarkVersion,

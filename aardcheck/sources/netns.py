@@ -1,8 +1,8 @@
 """Getting into podman's network namespaces: which path to enter, and running the agent there.
 
-Work that must happen inside a network namespace is done by ``_netns_agent.py``, a
-standard-library-only script run in a child process (``python -I -S``, ~30 ms). One agent
-serves every namespace of one *entry*:
+Work that must happen inside a network namespace is done by the agent in ``netns_agent/``,
+a standard-library-only program run by path in a child process (``python -I -S``, ~30
+ms). One agent serves every namespace of one *entry*:
 
 - direct: the agent runs as this process's user. Root can enter rootful namespaces and
   every rootless user's namespaces (those live in the user's user namespace, which root
@@ -26,8 +26,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-#: The agent script (run by path: no package ``__init__`` is imported, no site-packages).
-AGENT_PATH = Path(__file__).with_name("_netns_agent.py")
+#: The agent, a directory run by path: no package ``__init__`` is imported, no
+#: site-packages, and the agent's own modules are all it can import besides the stdlib.
+AGENT_PATH = Path(__file__).with_name("netns_agent")
 #: Time allowed on top of a job's budget for starting the agent (podman unshare included).
 START_ALLOWANCE = 5.0
 

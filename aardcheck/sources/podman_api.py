@@ -11,27 +11,32 @@ that re-creates networks (``PodmanSession.client``).
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import shutil
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from aardcheck.errors import ApiTimeout, EnvironmentUnavailable
 from aardcheck.models import NETWORK_UP_STATES, Container, PodmanState
-from aardcheck.podman_json import (
+from aardcheck.sources.podman_host import (
+    HostInfo,
+    default_socket_url,
+    host_from_headers,
+    host_from_info,
+    socket_path,
+)
+from aardcheck.sources.podman_json import (
     containers_from_compat,
     details_from_libpod,
     networks_from_libpod,
     states_from_libpod,
 )
-from aardcheck.sources.discovery import ROOTFUL_RUN_DIR
 from aardcheck.sources.private_service import (
     SERVICE_START_TIMEOUT,
     start_private_service,
@@ -78,61 +83,9 @@ def mark_gone_processes(containers: tuple[Container, ...]) -> tuple[Container, .
     return tuple(replace(c, process_gone=True) if c.id in gone else c for c in containers)
 
 
-@dataclass(frozen=True, slots=True)
-class HostInfo:
-    podman_version: str
-    rootless: bool
-    run_root: Path
-    network_backend: str
-    uid: int
-    graph_root: Path = Path()
-
-
-def _owner(path: Path) -> int:
-    """The user a rootless API serves (root may talk to a user's socket): its run root's."""
-    try:
-        return path.stat().st_uid
-    except OSError:
-        return os.geteuid()
-
-
-#: The dnsname CNI plugin's rootful directory: its presence makes the backend ambiguous.
-_ROOTFUL_DNSNAME = Path("/run/containers/cni/dnsname")
-
-
-def default_socket_url() -> str:
-    """Where podman's API listens by default for this user (podman-py guesses wrong for root)."""
-    if env := os.environ.get("CONTAINER_HOST"):
-        return env
-    if os.geteuid() == 0:
-        return "unix:///run/podman/podman.sock"
-    runtime_dir = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.geteuid()}"
-    return f"unix://{runtime_dir}/podman/podman.sock"
-
-
-def _rootless_run_roots(uid: int) -> list[Path]:
-    """Where a rootless store's run root usually is: under the runtime directory, or under
-    /tmp when the user's podman first ran without one (it then stays there)."""
-    roots = [Path(f"/run/user/{uid}/containers")]
-    if uid == os.geteuid() and (xdg := os.environ.get("XDG_RUNTIME_DIR")):
-        roots.insert(0, Path(xdg) / "containers")
-    roots.append(Path(f"/tmp/podman-run-{uid}/containers"))
-    unique: dict[Path, Path] = {}
-    for root in roots:
-        with contextlib.suppress(OSError):
-            unique.setdefault(root.resolve(), root)
-    return list(unique.values())
-
-
-def _socket_path(url: str) -> Path | None:
-    prefix = "unix://"
-    return Path(url[len(prefix) :]) if url.startswith(prefix) else None
-
-
 #: The API version a path names when the server has not said its own (any podman since
 #: 4.0 serves it).
 _LIBPOD_FALLBACK = "4.0.0"
-_SERVER = re.compile(r"Libpod/([0-9][0-9A-Za-z.+~-]*)")
 
 
 class PodmanSession:
@@ -148,7 +101,7 @@ class PodmanSession:
         self._client: Any = None
         #: Headers of the first reply: podman says its version in every one.
         self._headers: dict[str, str] = {}
-        sock = _socket_path(url)
+        sock = socket_path(url)
         self._http = UnixHttp(str(sock), timeout) if sock is not None else None
 
     @property
@@ -164,7 +117,7 @@ class PodmanSession:
     def _client_url(self, url: str) -> str:
         """The podman package cannot address a socket path holding spaces, control or
         other non-URL characters; such a path is reached through a plain-named symlink."""
-        sock = _socket_path(url)
+        sock = socket_path(url)
         if sock is None or re.fullmatch(r"[A-Za-z0-9_./+@:-]+", str(sock)):
             return url
         self._alias_dir = Path(tempfile.mkdtemp(prefix="aardcheck-sock-"))
@@ -252,45 +205,9 @@ class PodmanSession:
         on every call, containers/podman#19317). ``detailed`` asks it anyway: repairs need
         the store's graph root, which only ``/info`` knows.
         """
-        if not detailed and (quick := self._host_from_headers()) is not None:
+        if not detailed and (quick := host_from_headers(self._headers, self.url)) is not None:
             return quick
-        info = self._get_json("/info")
-        host, store = info.get("host", {}), info.get("store", {})
-        rootless = bool(host.get("security", {}).get("rootless", os.geteuid() != 0))
-        run_root = Path(str(store.get("runRoot", "")))
-        return HostInfo(
-            podman_version=str(info.get("version", {}).get("Version", "")),
-            rootless=rootless,
-            run_root=run_root,
-            network_backend=str(host.get("networkBackend", "")),
-            uid=_owner(run_root) if rootless else 0,
-            graph_root=Path(str(store.get("graphRoot", ""))),
-        )
-
-    def _host_from_headers(self) -> HostInfo | None:
-        """None when anything is ambiguous: no version header, a socket that is not a
-        file here, a run root at none or several of the usual places, no sign of netavark."""
-        server = _SERVER.search(self._headers.get("server", ""))
-        version = server.group(1) if server else self._headers.get("libpod-api-version", "")
-        sock = _socket_path(self.url)
-        if not version or sock is None:
-            return None
-        try:
-            uid = sock.stat().st_uid  # a rootless service's socket is its user's
-        except OSError:
-            return None
-        if uid == 0:
-            # only netavark's aardvark-dns writes this directory: it is not a CNI host -
-            # unless the dnsname CNI plugin has run here too (a store configured for CNI)
-            if not (ROOTFUL_RUN_DIR / "aardvark-dns").is_dir() or _ROOTFUL_DNSNAME.is_dir():
-                return None
-            return HostInfo(version, False, Path("/run/containers/storage"), "netavark", 0)
-        roots = _rootless_run_roots(uid)
-        found = [r for r in roots if (r / "networks" / "aardvark-dns").is_dir()]
-        # the dnsname CNI plugin has run for this user too: only /info can tell
-        if len(found) != 1 or any((r / "cni" / "dnsname").is_dir() for r in roots):
-            return None
-        return HostInfo(version, True, found[0], "netavark", uid)
+        return host_from_info(self._get_json("/info"))
 
     def container_states(self, *, timeout: float | None = None) -> tuple[Container, ...]:
         """Every container's id, name and state in one libpod call: what a repair re-checks
@@ -374,7 +291,7 @@ def connect(url: str | None = None, *, timeout: float = 30.0) -> Iterator[Podman
             session.close()
         return
     session.close()
-    sock = _socket_path(target)
+    sock = socket_path(target)
     if url is not None:
         raise EnvironmentUnavailable(f"podman API does not answer at {url}")
     if sock is None:

@@ -34,13 +34,7 @@ import dns.message
 import dns.rcode
 import dns.rdatatype
 
-from aardcheck.models import (
-    IPAddress,
-    ProbeAnswer,
-    ProbeSkipped,
-    ProbeStatus,
-    ProbeTry,
-)
+from aardcheck.models import IPAddress, ProbeAnswer, ProbeSkipped, ProbeStatus, ProbeTry
 from aardcheck.sources.netns import Entry, TaskResult, entry_for, run_agents
 
 DNS_PORT = 53

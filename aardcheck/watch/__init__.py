@@ -12,4 +12,10 @@ Layout (imports point one way, down this list):
 - ``wakeup``: the Condition that event callbacks poke and the main loop waits on.
 - ``repairs``: the prune-only subset of ``aardcheck fix`` with its rate limit.
 - ``service``: wires it together; ``run_watch`` is the one entry point the CLI calls.
+- ``answer``, ``answer_commands``: the warm path, answering ``check``, ``preflight`` and
+  ``clean`` from the current state.
+
+May import every part below the CLI (``runner``, ``compose``, ``checks``, ``repair``,
+``report``, ``sources`` ...); the CLI imports it (``cli.watch``), so it must not import
+the CLI's typer app.
 """

@@ -24,7 +24,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from aardcheck.models import CheckContext, CheckResult, Scope, Snapshot
+from aardcheck.findings import CheckContext, CheckResult
+from aardcheck.models import Scope, Snapshot
 from aardcheck.sources.watcher import PROTOCOL, answer_socket_path
 
 #: Largest request accepted (argv, working directory, environment).

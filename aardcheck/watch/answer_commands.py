@@ -20,16 +20,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from aardcheck.analysis import analyse
+from aardcheck.checks.analysis import analyse
 from aardcheck.errors import AardcheckError, ExitCode
-from aardcheck.models import (
-    AardvarkVersion,
-    AddressLiveness,
-    CheckContext,
-    CheckResult,
-    Liveness,
-)
-from aardcheck.runner import CheckOptions
+from aardcheck.findings import CheckContext, CheckResult
+from aardcheck.models import AardvarkVersion, AddressLiveness, Liveness
+from aardcheck.runner.options import CheckOptions
 from aardcheck.watch.answer import UNSEEN, AnswerServer, AnswerState, View
 from aardcheck.watch.options import WatchOptions
 
@@ -124,7 +119,7 @@ class Answers:
         prints what it has to say."""
         if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
             raise Declined("no argv")
-        from aardcheck.cli_fast import COMMANDS, parse
+        from aardcheck.cli.fast import COMMANDS, parse
 
         if argv[0] not in ("check", "clean", "preflight"):
             raise Declined(f"not a command the watcher answers: {argv[0]}")
@@ -156,7 +151,7 @@ class Answers:
                 self.wake()
             raise Declined(view)
         if view.context.network_backend == "cni":
-            # its checks are dnsname's (aardcheck.cni_check), not this module's analyse()
+            # its checks are dnsname's (aardcheck.runner.cni_check), not this module's analyse()
             raise Declined("podman uses the CNI backend: a cold check answers")
         from aardcheck.sources.aardvark_files import unreadable_directory
 
@@ -213,9 +208,9 @@ class Answers:
     def _clean(
         self, p: dict[str, Any], _req: dict[str, Any], started: float
     ) -> tuple[int, str, str]:
-        from aardcheck.clean import unambiguous
         from aardcheck.repair.plan import build_plan
         from aardcheck.report.fix_report import describe
+        from aardcheck.runner.clean import unambiguous
 
         asked = frozenset(p.get("network") or ())
         view = self._view(asked or None)
@@ -233,10 +228,14 @@ class Answers:
         return ExitCode.CLEAN, lines, ""
 
     def _preflight(self, p: dict[str, Any], req: dict[str, Any], started: float) -> Reply:
-        from aardcheck.cli_run import repair_command
-        from aardcheck.compose import ComposeArgs, resolve_project
-        from aardcheck.preflight import NON_BLOCKING, PreflightResult, host_route_subnets, select
-        from aardcheck.preflight_report import render_json, render_text
+        from aardcheck.compose.preflight import (
+            NON_BLOCKING,
+            PreflightResult,
+            host_route_subnets,
+            select,
+        )
+        from aardcheck.compose.preflight_report import render_json, render_text, repair_command
+        from aardcheck.compose.project import ComposeArgs, resolve_project
 
         if p["fix"]:
             raise Declined("--fix repairs")

@@ -34,7 +34,7 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 
-from aardcheck.aardvark_format import network_name
+from aardcheck.format.grammar import network_name
 from aardcheck.models import PID_FILE_NAME
 
 #: Requests a check: networks involved (None: every network) and a reason for the log.

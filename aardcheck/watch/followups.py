@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from aardcheck.models import AddressLiveness, Finding, Kind, Liveness
+from aardcheck.findings import Finding, Kind
+from aardcheck.models import AddressLiveness, Liveness
 from aardcheck.watch.podman_events import BEGUN, FINISHED
 from aardcheck.watch.schedule import Backoff
 

@@ -1,9 +1,9 @@
 """The watcher's podman API sessions, reconnecting on failure: one for checks, one for
 the event stream.
 
-``runner.connect`` may start a private ``podman system service``; the link keeps that
-context open while it is healthy and closes it (stopping the private service) before
-reconnecting and on exit, so no service outlives the watcher.
+``sources.podman_api.connect`` may start a private ``podman system service``; the link
+keeps that context open while it is healthy and closes it (stopping the private service)
+before reconnecting and on exit, so no service outlives the watcher.
 
 Why two: podman 4.3's service keeps an fd on the netns of every running container it
 lists (see ``pins``), so a private service that served a check pins namespaces - a user's

@@ -41,7 +41,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from aardcheck.models import Finding, ProbeAnswer
+from aardcheck.findings import Finding
+from aardcheck.models import ProbeAnswer
 from aardcheck.repair.outcome import Change as RepairChange
 
 TEXTFILE_NAME = "aardcheck.prom"

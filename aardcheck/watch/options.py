@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aardcheck.runner import CheckOptions
+from aardcheck.runner.options import CheckOptions
 
 
 @dataclass(frozen=True, slots=True)

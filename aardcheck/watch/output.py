@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from aardcheck.models import Finding, Severity
+from aardcheck.findings import Finding, Severity
 from aardcheck.repair.outcome import Change as RepairChange
 from aardcheck.report.json_report import finding_dict
 from aardcheck.report.text_report import escape

@@ -17,11 +17,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from aardcheck.errors import AardcheckError
-from aardcheck.models import CheckResult, Finding
+from aardcheck.findings import CheckResult, Finding
 from aardcheck.repair.apply import apply_plan
 from aardcheck.repair.outcome import Change
 from aardcheck.repair.plan import DeleteFile, PruneLines, RepairPlan, Strategy, build_plan
-from aardcheck.runner import host_access
+from aardcheck.runner.fix import host_access
 from aardcheck.sources.podman_api import PodmanSession
 from aardcheck.watch.schedule import RepairGate
 
@@ -34,7 +34,7 @@ def prune_plan(result: CheckResult, findings: Iterable[Finding]) -> RepairPlan:
     if result.context.network_backend == "cni":  # dnsname networks (aardcheck.dnsname)
         from dataclasses import replace
 
-        from aardcheck.dnsname.repair_plan import build_dnsname_plan
+        from aardcheck.repair.dnsname_plan import build_dnsname_plan
 
         plan = build_dnsname_plan(replace(result, findings=tuple(findings)))
     else:
@@ -97,7 +97,7 @@ class Repairer:
     ) -> tuple[Change, ...]:
         try:
             if result.context.network_backend == "cni":
-                from aardcheck.cni_fix import apply_cni
+                from aardcheck.runner.cni_fix import apply_cni
 
                 return apply_cni(session, plan, result.findings, lock_timeout=self.lock_timeout)
             access = host_access(

@@ -20,7 +20,7 @@ def memberships(snapshot: Snapshot) -> dict[str, frozenset[str]]:
 
 def known_networks(session: PodmanSession, run_dir: RunDir | None) -> frozenset[str]:
     """Networks podman knows plus files in the directory (a check may name only these)."""
-    from aardcheck.aardvark_format import network_name
+    from aardcheck.format.grammar import network_name
 
     names = {n.name for n in session.state().networks}
     if run_dir is not None and run_dir.dns_dir.is_dir():

@@ -16,8 +16,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from aardcheck.errors import AardcheckError, UsageError
-from aardcheck.models import CheckResult, Finding, RunDir
-from aardcheck.runner import check_with
+from aardcheck.findings import CheckResult, Finding
+from aardcheck.models import RunDir
+from aardcheck.runner.check import check_with
 from aardcheck.sources.podman_api import PodmanSession
 from aardcheck.watch.answer import AnswerServer, AnswerState
 from aardcheck.watch.directories import DirectoryWatch, guess_dirs

@@ -23,8 +23,8 @@ import enum
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
-from aardcheck.analysis import sort_key
-from aardcheck.models import Finding, Kind
+from aardcheck.checks.analysis import sort_key
+from aardcheck.findings import Finding, Kind
 
 Identity = tuple[str, str, str, str, str]
 

@@ -7,9 +7,10 @@ from ipaddress import ip_address
 
 import pytest
 
-from aardcheck.analysis import analyse
-from aardcheck.models import Kind, ProbeAnswer, ProbeSkipped, ProbeStatus, ProbeTry
-from aardcheck.probe_plan import plan_probes
+from aardcheck.checks.analysis import analyse
+from aardcheck.checks.probe_plan import plan_probes
+from aardcheck.findings import Kind
+from aardcheck.models import ProbeAnswer, ProbeSkipped, ProbeStatus, ProbeTry
 from tests.scenario_loader import load_scenario
 
 N = "proj_default"

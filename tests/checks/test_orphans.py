@@ -6,8 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from aardcheck.analysis import analyse
-from aardcheck.models import AardvarkVersion, Kind, Severity
+from aardcheck.checks.analysis import analyse
+from aardcheck.findings import Kind, Severity
+from aardcheck.models import AardvarkVersion
 from tests.scenario_loader import load_scenario
 
 

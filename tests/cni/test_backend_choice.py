@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from aardcheck.errors import EnvironmentUnavailable
-from aardcheck.sources import podman_api
+from aardcheck.sources import podman_host
 from aardcheck.sources.podman_api import PodmanSession
 
 HEADERS = {"server": "Libpod/4.3.1 (linux)", "libpod-api-version": "4.3.1"}
@@ -31,8 +31,8 @@ def test_dnsname_directory_makes_the_check_ask_info(
 ) -> None:
     (tmp_path / "run" / "aardvark-dns").mkdir(parents=True)
     (tmp_path / "dnsname").mkdir()
-    monkeypatch.setattr(podman_api, "ROOTFUL_RUN_DIR", tmp_path / "run")
-    monkeypatch.setattr(podman_api, "_ROOTFUL_DNSNAME", tmp_path / "dnsname")
+    monkeypatch.setattr(podman_host, "ROOTFUL_RUN_DIR", tmp_path / "run")
+    monkeypatch.setattr(podman_host, "_ROOTFUL_DNSNAME", tmp_path / "dnsname")
     made = PodmanSession(f"unix://{sock}", timeout=1, private=False)
     made._headers = dict(HEADERS)
     # nobody answers on the socket: asking /info is the only way this can fail
@@ -46,7 +46,7 @@ def test_a_users_dnsname_directory_makes_the_check_ask_info(
 ) -> None:
     os.chown(sock, 4242, 4242)
     root = tmp_path / "xdg" / "containers"
-    monkeypatch.setattr(podman_api, "_rootless_run_roots", lambda uid: [root])
+    monkeypatch.setattr(podman_host, "_rootless_run_roots", lambda uid: [root])
     (root / "networks" / "aardvark-dns").mkdir(parents=True)
     made = PodmanSession(f"unix://{sock}", timeout=1, private=False)
     made._headers = dict(HEADERS)

@@ -10,11 +10,11 @@ import pytest
 from aardcheck.dnsname.checks import check_dnsname, liveness_wanted
 from aardcheck.dnsname.hosts_format import parse_hosts
 from aardcheck.dnsname.model import DnsnameNetwork, DnsnameRoot
+from aardcheck.findings import Kind
 from aardcheck.models import (
     AddressLiveness,
     Attachment,
     Container,
-    Kind,
     Liveness,
     Network,
     PodmanState,

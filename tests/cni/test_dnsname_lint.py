@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from aardcheck.cli import app
+from aardcheck.cli.app import app
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "dnsname"
 

@@ -12,17 +12,10 @@ from pathlib import Path
 import pytest
 
 from aardcheck.dnsname.checks import check_dnsname
-from aardcheck.dnsname.repair_plan import build_dnsname_plan
-from aardcheck.models import (
-    CheckContext,
-    CheckResult,
-    Container,
-    DnsDirectory,
-    RunDir,
-    Scope,
-    Snapshot,
-)
+from aardcheck.findings import CheckContext, CheckResult
+from aardcheck.models import Container, DnsDirectory, RunDir, Scope, Snapshot
 from aardcheck.repair.dnsname_apply import apply_dnsname_plan, dnsmasq_of, signal_dnsmasq
+from aardcheck.repair.dnsname_plan import build_dnsname_plan
 from aardcheck.repair.plan import DeleteFile, PruneLines, ReloadContainer
 from aardcheck.sources.dnsname_files import read_dnsname_root
 from tests.cni.test_dnsname_checks import ROOT, SILENT, STATE

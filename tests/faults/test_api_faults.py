@@ -230,8 +230,9 @@ def test_real_api_killed_after_host_info(
     command: str,
 ) -> None:
     """Real podman's API is SIGKILLed right after aardcheck asked it for the host."""
-    from aardcheck import cli
-    from aardcheck.sources.podman_api import HostInfo, PodmanSession
+    from aardcheck.cli import app as cli
+    from aardcheck.sources.podman_api import PodmanSession
+    from aardcheck.sources.podman_host import HostInfo
 
     url, service = killable_api
     net = rootful_host.network_create(net_name("kill"))

@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from aardcheck.aardvark_format import parse_network_file
 from aardcheck.errors import ApiTimeout, ExitCode
+from aardcheck.format.parse import parse_network_file
 from aardcheck.models import AardvarkVersion, Container, RunDir, Scope
 from aardcheck.repair.apply import HostAccess, apply_plan
 from aardcheck.repair.locks import LockTimeout, netavark_locks, podman_lock_path
@@ -40,7 +40,7 @@ WORKER = """
 import json, os, sys, threading, time
 from pathlib import Path
 from aardcheck.models import AardvarkVersion, RunDir, Scope
-from aardcheck.podman_json import containers_from_compat
+from aardcheck.sources.podman_json import containers_from_compat
 from aardcheck.repair.apply import HostAccess, apply_plan
 from aardcheck.repair.plan import PruneLines, RepairPlan
 job = json.loads(sys.argv[1])

@@ -20,15 +20,14 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aardcheck.aardvark_format import parse_network_file, remove_entries
-from aardcheck.analysis import analyse
+from aardcheck.checks.analysis import analyse
+from aardcheck.findings import CheckContext, CheckResult, Finding
+from aardcheck.format.edit import remove_entries
+from aardcheck.format.parse import parse_network_file
 from aardcheck.models import (
     AardvarkVersion,
     AddressLiveness,
-    CheckContext,
-    CheckResult,
     DnsDirectory,
-    Finding,
     Liveness,
     PodmanState,
     ProbeAnswer,
@@ -40,7 +39,6 @@ from aardcheck.models import (
     Snapshot,
     UnreadableEntry,
 )
-from aardcheck.podman_json import containers_from_compat, details_from_libpod, networks_from_libpod
 from aardcheck.repair.apply import kept_line
 from aardcheck.repair.outcome import FixResult
 from aardcheck.repair.plan import (
@@ -55,6 +53,11 @@ from aardcheck.repair.plan import (
 )
 from aardcheck.report import fix_report, json_report, text_report
 from aardcheck.sources.aardvark_files import read_dns_directory
+from aardcheck.sources.podman_json import (
+    containers_from_compat,
+    details_from_libpod,
+    networks_from_libpod,
+)
 
 EXAMPLES = int(os.environ.get("AARDCHECK_FUZZ_EXAMPLES", "2500"))
 FUZZ = settings(

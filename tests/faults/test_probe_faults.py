@@ -21,11 +21,11 @@ from pathlib import Path
 
 import pytest
 
-from aardcheck.analysis import analyse
+from aardcheck.checks.analysis import analyse
 from aardcheck.errors import ExitCode
+from aardcheck.findings import Kind
 from aardcheck.models import (
     DnsDirectory,
-    Kind,
     PodmanState,
     ProbeAnswer,
     ProbeSkipped,

@@ -133,8 +133,8 @@ def test_one_network_file_unreadable_does_not_invent_missing_lines(open_box: San
 
 def _run_check(url: str, box: Sandbox, capsys: pytest.CaptureFixture[str]) -> tuple[int, Any]:
     """``aardcheck check --format json`` in this process (so a test can patch the host)."""
-    from aardcheck import cli
-    from aardcheck.cli_common import OutputFormat
+    from aardcheck.cli import app as cli
+    from aardcheck.cli.common import OutputFormat
 
     with pytest.raises(SystemExit) as ended:
         cli.check(no_probe=True, url=url, run_dir=box.run_dir, output=OutputFormat.json)
@@ -222,7 +222,7 @@ def test_file_that_keeps_changing_is_reported_unchecked(
 
 
 def _access(box: Sandbox, fresh: Callable[[], tuple[Any, ...]] | None = None) -> HostAccess:
-    from aardcheck.podman_json import containers_from_compat
+    from aardcheck.sources.podman_json import containers_from_compat
 
     state = containers_from_compat([OLD.compat(), WEB.compat()])
     return HostAccess(

@@ -18,10 +18,10 @@ import pytest
 
 from aardcheck.errors import ExitCode
 from aardcheck.models import AardvarkVersion, Container, RunDir, Scope
-from aardcheck.podman_json import containers_from_compat
 from aardcheck.repair.apply import HostAccess, apply_plan
 from aardcheck.repair.plan import DeleteFile, PruneLines, RepairPlan
 from aardcheck.sources.aardvark_files import installed_aardvark_version
+from aardcheck.sources.podman_json import containers_from_compat
 from tests.faults.sandbox import (
     NET,
     NET_FILE,

@@ -28,8 +28,11 @@ UNITS = sorted(
 )
 RUNTIME_FILES = [
     "aardcheck/py.typed",
-    "aardcheck/sources/_netns_agent.py",
-    *(f"aardcheck/systemd_units/{unit}" for unit in UNITS),
+    "aardcheck/sources/netns_agent/__main__.py",
+    "aardcheck/sources/netns_agent/task.py",
+    "aardcheck/sources/netns_agent/dns_task.py",
+    "aardcheck/sources/netns_agent/neigh_task.py",
+    *(f"aardcheck/install/units/{unit}" for unit in UNITS),
 ]
 
 
@@ -95,7 +98,7 @@ def test_installed_wheel_runs_without_the_checkout(built: Built) -> None:
     assert package.is_relative_to(built.venv), where.stdout + where.stderr
     assert (package / "py.typed").is_file()
     for unit in UNITS:
-        assert (package / "systemd_units" / unit).read_bytes() == (
+        assert (package / "install" / "units" / unit).read_bytes() == (
             REPO_ROOT / "systemd" / unit
         ).read_bytes()
 

@@ -11,8 +11,9 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
-from aardcheck.cli import app
-from aardcheck.models import Finding, Kind, ProbeAnswer, ProbeStatus, ProbeTry
+from aardcheck.cli.app import app
+from aardcheck.findings import Finding, Kind
+from aardcheck.models import ProbeAnswer, ProbeStatus, ProbeTry
 from aardcheck.repair.outcome import Change
 from aardcheck.watch.metrics import WatchMetrics, write_run_textfile
 

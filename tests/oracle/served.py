@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from ipaddress import ip_address
 from pathlib import Path
 
-from aardcheck.aardvark_format import parse_network_file
+from aardcheck.format.parse import parse_network_file
 from aardcheck.models import AardvarkVersion, IPAddress, NetworkFile
 
 _LABEL = re.compile(r"[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?")

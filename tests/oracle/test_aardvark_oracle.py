@@ -27,8 +27,9 @@ from pathlib import Path
 
 import pytest
 
-from aardcheck.lint import Effect, lint_paths
+from aardcheck.format.lint import Effect
 from aardcheck.models import AardvarkVersion, IPAddress, RunDir, Scope
+from aardcheck.runner.lint import lint_paths
 from aardcheck.sources.aardvark_files import installed_aardvark_version, read_dns_directory
 from tests.oracle.aardvark_oracle import Daemon, Netns, ask, running, silent, unavailable_reason
 from tests.oracle.cases import MEASURED, Case, load_cases

@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from aardcheck.clean import exclusive, unambiguous
-from aardcheck.cli import app
-from aardcheck.compose import ComposeArgs, ComposeError, parse_compose_argv
+from aardcheck.cli.app import app
+from aardcheck.compose.project import ComposeArgs, ComposeError, parse_compose_argv
 from aardcheck.repair.plan import (
     DeleteFile,
     PruneLines,
@@ -21,6 +20,7 @@ from aardcheck.repair.plan import (
     ReloadContainer,
     RepairPlan,
 )
+from aardcheck.runner.clean import exclusive, unambiguous
 
 A = ComposeArgs
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from aardcheck.cli import app
-from aardcheck.systemd_install import (
+from aardcheck.cli.app import app
+from aardcheck.install.systemd import (
     DEFAULT_AARDCHECK,
     DEFAULT_PODMAN_COMPOSE,
     plan_install,
@@ -26,7 +26,7 @@ from tests.realpodman import in_ci
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE = REPO / "systemd"
-SHIPPED = REPO / "aardcheck" / "systemd_units"
+SHIPPED = REPO / "aardcheck" / "install" / "units"
 DROP_IN = "user/podman-compose@.service.d/aardcheck-preflight.conf"
 
 
@@ -35,8 +35,8 @@ def tree(root: Path) -> list[str]:
 
 
 def test_shipped_copy_never_diverges() -> None:
-    """systemd/ is the source; aardcheck/systemd_units/ is what the package ships.
-    After editing a unit: rm -r aardcheck/systemd_units && cp -r systemd aardcheck/systemd_units"""
+    """systemd/ is the source; aardcheck/install/units/ is what the package ships.
+    After editing a unit: rm -r aardcheck/install/units && cp -r systemd aardcheck/install/units"""
     assert tree(SOURCE) == tree(SHIPPED)
     _, mismatch, errors = filecmp.cmpfiles(SOURCE, SHIPPED, tree(SOURCE), shallow=False)
     assert (mismatch, errors) == ([], [])
@@ -185,4 +185,4 @@ def test_package_ships_every_unit(tmp_path: Path) -> None:
         cwd=src, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert tree(tmp_path / "lib" / "aardcheck" / "systemd_units") == tree(SOURCE)
+    assert tree(tmp_path / "lib" / "aardcheck" / "install" / "units") == tree(SOURCE)

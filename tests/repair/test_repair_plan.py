@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from aardcheck.analysis import analyse
-from aardcheck.models import Kind
+from aardcheck.checks.analysis import analyse
+from aardcheck.findings import Kind
 from aardcheck.repair.plan import (
     DeleteFile,
     PruneLines,

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from aardcheck.models import CheckContext, CheckResult, ProbeSkipped, RunDir, Scope, Snapshot
+from aardcheck.findings import CheckContext, CheckResult
+from aardcheck.models import ProbeSkipped, RunDir, Scope, Snapshot
 from aardcheck.sources import watcher as client
 from aardcheck.watch.answer import AnswerServer, AnswerState, View
 from aardcheck.watch.answer_commands import served_result
@@ -177,8 +178,8 @@ def test_a_silence_found_by_the_short_wait_is_not_served_until_confirmed() -> No
 def test_requests_are_read_by_the_cold_paths_own_parser() -> None:
     """Plain argv is parsed as the typer-free front parses it; anything that front leaves
     to typer (help, usage errors) is declined, so the cold run prints typer's words."""
-    from aardcheck.cli_common import OutputFormat
-    from aardcheck.runner import CheckOptions
+    from aardcheck.cli.common import OutputFormat
+    from aardcheck.runner.options import CheckOptions
     from aardcheck.watch.answer_commands import Answers, Declined
     from aardcheck.watch.options import WatchOptions
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aardcheck.models import Finding, Kind, Severity
+from aardcheck.findings import Finding, Kind, Severity
 from aardcheck.watch.followups import (
     FINISHED_KEPT,
     LOOK_AGAIN,

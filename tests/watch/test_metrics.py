@@ -9,7 +9,8 @@ from pathlib import Path
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from aardcheck.models import Finding, Kind, ProbeAnswer, ProbeStatus, ProbeTry
+from aardcheck.findings import Finding, Kind
+from aardcheck.models import ProbeAnswer, ProbeStatus, ProbeTry
 from aardcheck.repair.outcome import Change as RepairChange
 from aardcheck.watch.metrics import WatchMetrics
 

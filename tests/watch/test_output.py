@@ -6,7 +6,7 @@ import io
 import json
 from datetime import UTC, datetime
 
-from aardcheck.models import Finding, Kind, Severity
+from aardcheck.findings import Finding, Kind, Severity
 from aardcheck.repair.outcome import Change as RepairChange
 from aardcheck.watch.output import Reporter, transition_json, transition_text
 from aardcheck.watch.transitions import Change, Transition

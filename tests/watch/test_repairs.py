@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from aardcheck.analysis import analyse
-from aardcheck.models import CheckContext, CheckResult, Snapshot
+from aardcheck.checks.analysis import analyse
+from aardcheck.findings import CheckContext, CheckResult
+from aardcheck.models import Snapshot
 from aardcheck.repair.plan import DeleteFile, PruneLines
 from aardcheck.watch.repairs import prune_plan
 from tests.scenario_loader import load_scenario

@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from aardcheck.analysis import analyse
+from aardcheck.checks.analysis import analyse
 from aardcheck.errors import EnvironmentUnavailable, UsageError
-from aardcheck.models import CheckContext, CheckResult, Finding, Kind, Severity, Snapshot
-from aardcheck.runner import CheckOptions
+from aardcheck.findings import CheckContext, CheckResult, Finding, Kind, Severity
+from aardcheck.models import Snapshot
+from aardcheck.runner.options import CheckOptions
 from aardcheck.watch import service
 from aardcheck.watch.followups import LOOK_AGAIN
 from aardcheck.watch.options import WatchOptions

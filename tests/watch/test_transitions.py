@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aardcheck.models import Finding, Kind, Severity
+from aardcheck.findings import Finding, Kind, Severity
 from aardcheck.watch.transitions import MAX_WAIT, Change, FindingTracker, Update
 
 DEAD_A = Finding(Kind.DEAD_ENTRY, "web", "a", "aa" * 32, "10.89.0.5", message="gone")

@@ -1,0 +1,191 @@
+"""gather -> analyse -> result: one check of an aardvark host. Shared by every command
+and the watcher; a CNI host's check is ``cni_check``'s. No policy of its own.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Generic, TypeVar
+
+from aardcheck.checks.analysis import analyse, liveness_requests
+from aardcheck.checks.probe_plan import plan_probes
+from aardcheck.errors import EnvironmentUnavailable, UsageError
+from aardcheck.findings import CheckContext, CheckResult
+from aardcheck.models import AddressLiveness, ProbeAnswer, ProbeSkipped, RunDir, Snapshot
+from aardcheck.runner.options import CheckOptions
+from aardcheck.sources import discovery
+from aardcheck.sources.aardvark_files import (
+    AARDVARK_DIRS,
+    installed_aardvark_version,
+    read_dns_directory,
+)
+from aardcheck.sources.podman_api import PodmanSession, connect
+from aardcheck.sources.podman_host import HostInfo
+
+T = TypeVar("T")
+
+
+class _Background(threading.Thread, Generic[T]):
+    """A call on its own thread; ``result`` re-raises what it raised. (Not
+    concurrent.futures: its import, with logging, costs ~12 ms of a cold check.)"""
+
+    def __init__(self, call: Callable[[], T]) -> None:
+        super().__init__(daemon=True)
+        self._call = call
+        self._value: T | None = None
+        self._error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self._value = self._call()
+        except BaseException as err:  # handed to the caller by result()
+            self._error = err
+
+    def result(self) -> T:
+        self.join()
+        if self._error is not None:
+            raise self._error
+        return self._value  # type: ignore[return-value]
+
+
+def resolve_run_dir(options: CheckOptions, info: HostInfo) -> RunDir:
+    if options.run_dir is not None:
+        return discovery.run_dir_override(options.run_dir)
+    return discovery.run_dir_for(rootless=info.rootless, run_root=info.run_root, uid=info.uid)
+
+
+def _rootless_uid(info: HostInfo) -> int | None:
+    """The rootless user whose namespaces hold the networks (None: rootful podman)."""
+    return info.uid if info.rootless else None
+
+
+def _liveness(snapshot: Snapshot, info: HostInfo, timeout: float) -> tuple[AddressLiveness, ...]:
+    from aardcheck.sources import liveness
+
+    requests = [
+        liveness.LivenessRequest(
+            network=req.network,
+            interface=req.interface,
+            addresses=req.addresses,
+            rootless_uid=_rootless_uid(info),
+        )
+        for req in liveness_requests(snapshot)
+    ]
+    return liveness.check_liveness_many(requests, timeout=timeout) if requests else ()
+
+
+def _probe(
+    snapshot: Snapshot, info: HostInfo, options: CheckOptions
+) -> tuple[tuple[ProbeAnswer, ...], tuple[ProbeSkipped, ...]]:
+    from aardcheck.sources.probe import ProbeTarget, probe_networks
+
+    planned, skipped = plan_probes(snapshot)
+    answers: list[ProbeAnswer] = []
+    failed: list[ProbeSkipped] = list(skipped)
+    # AAAA is asked only on networks that have IPv6: fewer queries, nothing forwarded.
+    for rdtypes in sorted({p.rdtypes for p in planned}):
+        targets = [
+            ProbeTarget(
+                network=p.network,
+                server=p.server,
+                netns_path=p.netns_path,
+                names=p.names,
+                rootless_uid=_rootless_uid(info),
+                source=p.source,
+                alternates=p.alternates,
+            )
+            for p in planned
+            if p.rdtypes == rdtypes
+        ]
+        got, missed = probe_networks(
+            targets, count=options.probe_count, timeout=options.probe_timeout, rdtypes=rdtypes
+        )
+        answers.extend(got)
+        failed.extend(missed)
+    return tuple(answers), tuple(failed)
+
+
+def _check_selection(snapshot: Snapshot, wanted: Sequence[str]) -> None:
+    known = {f.network for f in snapshot.directory.files}
+    known |= {n.name for n in snapshot.podman.networks}
+    unknown = sorted(set(wanted) - known)
+    if unknown:
+        raise UsageError(
+            f"no network named {', '.join(unknown)} (neither in podman nor in "
+            f"{snapshot.directory.run_dir.dns_dir})"
+        )
+
+
+def gather(
+    session: PodmanSession, options: CheckOptions, info: HostInfo | None = None
+) -> tuple[Snapshot, HostInfo, RunDir]:
+    info = info or session.host_info()
+    if info.network_backend and info.network_backend != "netavark":
+        raise EnvironmentUnavailable(
+            f"podman uses the {info.network_backend} network backend: there is no aardvark-dns "
+            "to check (aardcheck needs netavark)"
+        )
+    run_dir = resolve_run_dir(options, info)
+    # podman's listings (most of a check's wait) overlap reading the files
+    listing = _Background(session.state)
+    try:
+        version = options.aardvark_version or installed_aardvark_version()
+        if version is None:
+            where = ", ".join(str(d) for d in AARDVARK_DIRS)
+            raise EnvironmentUnavailable(
+                f"aardvark-dns is not installed (none runs from {where}): podman's networks "
+                "get no DNS at all; install aardvark-dns, or give --aardvark-version X.Y to "
+                "read the files anyway"
+            )
+        directory = read_dns_directory(run_dir, version)
+    finally:
+        state = listing.result()
+    snapshot = Snapshot(
+        directory=directory, podman=state, aardvark_version=version, selected=options.networks
+    )
+    if options.strict_selection:
+        _check_selection(snapshot, sorted(options.networks))
+    # Both sources run in helper processes; run them side by side so a silent address
+    # (the liveness timeout) and the probe's slowest network overlap instead of adding up.
+    probed = (
+        _Background(functools.partial(_probe, snapshot, info, options)) if options.probe else None
+    )
+    snapshot = replace(snapshot, liveness=_liveness(snapshot, info, options.liveness_timeout))
+    if probed is not None:
+        answers, skipped = probed.result()
+        snapshot = replace(snapshot, probes=answers, probe_skipped=skipped, probed=True)
+    return snapshot, info, run_dir
+
+
+def check_with(session: PodmanSession, options: CheckOptions) -> CheckResult:
+    started = time.monotonic()
+    info = session.host_info()
+    if info.network_backend == "cni":
+        # podman 3.x/4.x with CNI: the dnsname plugin's dnsmasq serves the names
+        from aardcheck.runner.cni_check import check_cni
+
+        return check_cni(session, options, info)
+    snapshot, info, run_dir = gather(session, options, info)
+    findings = analyse(snapshot, ignore=options.ignore)
+    return CheckResult(
+        snapshot=snapshot,
+        findings=findings,
+        context=CheckContext(
+            run_dir=str(run_dir.path),
+            scope=str(run_dir.scope),
+            podman_version=info.podman_version,
+            api_url=session.url,
+            private_api=session.private,
+        ),
+        duration_s=time.monotonic() - started,
+    )
+
+
+def run_check(options: CheckOptions) -> CheckResult:
+    with connect(options.url) as session:
+        return check_with(session, options)
