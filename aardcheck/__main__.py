@@ -8,6 +8,10 @@ parses the rest (help, errors, every other command).
 
 import sys
 
+#: The commands ``cli.fast`` can run without typer (its ``COMMANDS``; a test holds the
+#: two equal). Named here so that ``--help`` and the other commands skip importing it.
+FAST_COMMANDS = frozenset({"check", "clean", "preflight", "compose", "lint"})
+
 
 def main() -> None:
     from aardcheck.sources.watcher import serve_from_watcher
@@ -16,9 +20,10 @@ def main() -> None:
     if code is not None:
         sys.stdout.flush()
         raise SystemExit(code)
-    from aardcheck.cli.fast import run
+    if sys.argv[1:2] and sys.argv[1] in FAST_COMMANDS:
+        from aardcheck.cli.fast import run
 
-    run(sys.argv[1:])
+        run(sys.argv[1:])
     from aardcheck.cli.app import main as cli_main
 
     cli_main()

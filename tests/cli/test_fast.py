@@ -167,3 +167,9 @@ def test_a_plain_command_runs_without_typer() -> None:
 def test_output_format_default_is_the_typer_default() -> None:
     assert parse(COMMANDS["check"], []) == parse(COMMANDS["check"], ["-o", "text"])
     assert (parse(COMMANDS["check"], []) or {})["output"] is OutputFormat.text
+
+
+def test_the_entry_point_sends_exactly_the_fast_commands_to_the_fast_front() -> None:
+    from aardcheck.__main__ import FAST_COMMANDS
+
+    assert set(COMMANDS) == FAST_COMMANDS
