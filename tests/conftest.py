@@ -8,7 +8,9 @@ podman, so a missing one is a broken setup, never a silent pass.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -123,3 +125,16 @@ def rootless_host(harness_session: HarnessSession) -> PodmanHost:
 def net_name(harness_session: HarnessSession) -> Callable[[str], str]:
     """Factory of session-unique network names: ``net_name("web")`` -> ``<prefix>web7``."""
     return harness_session.new_name
+
+
+#: The headers podman 4.3.1's API service answers with (no ``GET /info`` needed).
+PODMAN_431_HEADERS = {"server": "Libpod/4.3.1 (linux)", "libpod-api-version": "4.3.1"}
+
+
+@pytest.fixture
+def silent_api_socket(tmp_path: Path) -> Iterator[Path]:
+    """A bound unix socket nobody answers on: any request to it fails."""
+    path = tmp_path / "api.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as bound:
+        bound.bind(str(path))
+        yield path

@@ -4,8 +4,6 @@ ambiguous from the outside, so the check asks ``GET /info`` instead of guessing 
 from __future__ import annotations
 
 import os
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,16 +11,12 @@ import pytest
 from aardcheck.errors import EnvironmentUnavailable
 from aardcheck.sources import podman_host
 from aardcheck.sources.podman_api import PodmanSession
-
-HEADERS = {"server": "Libpod/4.3.1 (linux)", "libpod-api-version": "4.3.1"}
+from tests.conftest import PODMAN_431_HEADERS as HEADERS
 
 
 @pytest.fixture
-def sock(tmp_path: Path) -> Iterator[Path]:
-    path = tmp_path / "api.sock"
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as bound:
-        bound.bind(str(path))
-        yield path
+def sock(silent_api_socket: Path) -> Path:
+    return silent_api_socket
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="a root-owned socket needs root")
