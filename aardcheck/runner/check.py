@@ -90,17 +90,7 @@ def _probe(
     # AAAA is asked only on networks that have IPv6: fewer queries, nothing forwarded.
     for rdtypes in sorted({p.rdtypes for p in planned}):
         targets = [
-            ProbeTarget(
-                network=p.network,
-                server=p.server,
-                netns_path=p.netns_path,
-                names=p.names,
-                rootless_uid=_rootless_uid(info),
-                source=p.source,
-                alternates=p.alternates,
-            )
-            for p in planned
-            if p.rdtypes == rdtypes
+            ProbeTarget.planned(p, _rootless_uid(info)) for p in planned if p.rdtypes == rdtypes
         ]
         got, missed = probe_networks(
             targets, count=options.probe_count, timeout=options.probe_timeout, rdtypes=rdtypes

@@ -70,18 +70,7 @@ def _probe(
     from aardcheck.sources.probe import ProbeTarget, probe_networks
 
     planned, skipped = plan_dnsname_probes(root, snapshot.podman, snapshot.selected)
-    targets = [
-        ProbeTarget(
-            network=p.network,
-            server=p.server,
-            netns_path=p.netns_path,
-            names=p.names,
-            rootless_uid=info.uid if info.rootless else None,
-            source=p.source,
-            alternates=p.alternates,
-        )
-        for p in planned
-    ]
+    targets = [ProbeTarget.planned(p, info.uid if info.rootless else None) for p in planned]
     if not targets:
         return (), skipped
     # dnsmasq forwards names it does not know: ask A only (IPv4 bridges, no upstream)

@@ -28,6 +28,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from ipaddress import ip_address
+from typing import Protocol
 
 import dns.exception
 import dns.message
@@ -47,6 +48,23 @@ RETRY_PAUSE = 0.3
 ATTEMPTS = 2
 #: Rounds at most: a member that cannot be used costs one, and is replaced.
 MAX_ATTEMPTS = 3
+
+
+class PlannedProbe(Protocol):
+    """What a probe plan says about one network (``checks.probe_plan``, ``dnsname``)."""
+
+    @property
+    def network(self) -> str: ...
+    @property
+    def server(self) -> IPAddress: ...
+    @property
+    def netns_path(self) -> str: ...
+    @property
+    def names(self) -> tuple[str, ...]: ...
+    @property
+    def source(self) -> IPAddress | None: ...
+    @property
+    def alternates(self) -> tuple[tuple[str, IPAddress], ...]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +89,19 @@ class ProbeTarget:
     #: Other running members, (netns_path, source) each: a second attempt asks from the
     #: first of them (from the same member when there is none).
     alternates: tuple[tuple[str, IPAddress], ...] = ()
+
+    @classmethod
+    def planned(cls, plan: PlannedProbe, rootless_uid: int | None) -> ProbeTarget:
+        """The target a probe plan (the aardvark one or dnsname's) names."""
+        return cls(
+            network=plan.network,
+            server=plan.server,
+            netns_path=plan.netns_path,
+            names=plan.names,
+            rootless_uid=rootless_uid,
+            source=plan.source,
+            alternates=plan.alternates,
+        )
 
     def next_member(self) -> ProbeTarget:
         """This target as asked by its next alternate member (itself when none is left)."""
