@@ -154,6 +154,10 @@ COMMANDS: dict[str, Command] = {
 }
 
 
+#: Commands that always ask podman's API (``compose`` may not: it becomes podman-compose).
+ASKS_PODMAN = frozenset({"check", "clean", "preflight"})
+
+
 class _NotPlain(Exception):
     """argv this parser leaves to typer."""
 
@@ -234,6 +238,10 @@ def run(argv: Sequence[str]) -> None:
     params = parse(command, argv[1:])
     if params is None:
         return
+    if command.name in ASKS_PODMAN and not params.get("url"):
+        from aardcheck.sources.private_service import prestart
+
+        prestart()  # podman's service starts while Python imports what the command needs
     from aardcheck.cli import run as bodies
 
     body: Callable[..., Any] = getattr(bodies, command.name)

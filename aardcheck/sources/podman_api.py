@@ -26,7 +26,6 @@ from aardcheck.errors import ApiTimeout, EnvironmentUnavailable
 from aardcheck.models import NETWORK_UP_STATES, Container, PodmanState
 from aardcheck.sources.podman_host import (
     HostInfo,
-    default_socket_url,
     host_from_headers,
     host_from_info,
     socket_path,
@@ -39,8 +38,10 @@ from aardcheck.sources.podman_json import (
 )
 from aardcheck.sources.private_service import (
     SERVICE_START_TIMEOUT,
+    default_socket_url,
     start_private_service,
     stop_private_service,
+    take_prestarted,
 )
 from aardcheck.sources.unix_http import HttpError, UnixHttp
 
@@ -296,7 +297,9 @@ def connect(url: str | None = None, *, timeout: float = 30.0) -> Iterator[Podman
         raise EnvironmentUnavailable(f"podman API does not answer at {url}")
     if sock is None:
         raise EnvironmentUnavailable(f"podman API does not answer at {target} (CONTAINER_HOST)")
-    proc, private_url, tmp = start_private_service(SERVICE_START_TIMEOUT)
+    proc, private_url, tmp = take_prestarted(SERVICE_START_TIMEOUT) or start_private_service(
+        SERVICE_START_TIMEOUT
+    )
     try:
         session = PodmanSession(private_url, timeout=timeout, private=True)
         if not _wait_ping(session, SERVICE_START_TIMEOUT):

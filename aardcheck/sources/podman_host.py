@@ -41,16 +41,6 @@ def _owner(path: Path) -> int:
 _ROOTFUL_DNSNAME = Path("/run/containers/cni/dnsname")
 
 
-def default_socket_url() -> str:
-    """Where podman's API listens by default for this user (podman-py guesses wrong for root)."""
-    if env := os.environ.get("CONTAINER_HOST"):
-        return env
-    if os.geteuid() == 0:
-        return "unix:///run/podman/podman.sock"
-    runtime_dir = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.geteuid()}"
-    return f"unix://{runtime_dir}/podman/podman.sock"
-
-
 def _rootless_run_roots(uid: int) -> list[Path]:
     """Where a rootless store's run root usually is: under the runtime directory, or under
     /tmp when the user's podman first ran without one (it then stays there)."""

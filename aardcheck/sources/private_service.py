@@ -1,11 +1,14 @@
 """A private ``podman system service`` on a temporary socket, for one run or one watcher.
 
 Started when nothing listens at the usual socket (hosts without systemd's socket
-activation); it listens after 30-40 ms here and exits by itself when idle.
+activation); it listens after 30-40 ms here and exits by itself when idle. A one-shot
+command may start it before its own imports (``prestart``), so that podman's start-up and
+Python's overlap; ``sources.podman_api.connect`` then takes that one.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -34,13 +37,64 @@ _SERVICE_ENV_DROP = (
 )
 
 
-def start_private_service(timeout: float) -> tuple[subprocess.Popen[bytes], str, Path]:
+Started = tuple[subprocess.Popen[bytes], str, Path]
+
+#: the service ``prestart`` started and nobody took yet (at most one)
+_prestarted: list[Started] = []
+
+
+def default_socket_url() -> str:
+    """Where podman's API listens by default for this user (podman-py guesses wrong for root)."""
+    if env := os.environ.get("CONTAINER_HOST"):
+        return env
+    if os.geteuid() == 0:
+        return "unix:///run/podman/podman.sock"
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.geteuid()}"
+    return f"unix://{runtime_dir}/podman/podman.sock"
+
+
+def prestart() -> None:
+    """Start the private service now when the default socket file does not exist, the
+    one case in which ``connect`` would start one anyway; not taken by the end of the
+    run, it is stopped at exit. Any failure is left for ``connect`` to report."""
+    url = default_socket_url()
+    if _prestarted or not url.startswith("unix://"):
+        return
+    if os.path.lexists(url.removeprefix("unix://")):
+        return  # a socket (live or not) is there: connect asks it first
+    with contextlib.suppress(EnvironmentUnavailable, OSError):
+        _prestarted.append(_spawn())
+        atexit.register(_stop_prestarted)
+
+
+def take_prestarted(timeout: float) -> Started | None:
+    """The service ``prestart`` started, once it listens (None: there is none)."""
+    if not _prestarted:
+        return None
+    started = _prestarted.pop()
+    proc, _url, tmp = started
+    _wait_listening(proc, tmp, timeout)
+    return started
+
+
+def _stop_prestarted() -> None:
+    while _prestarted:
+        proc, _url, tmp = _prestarted.pop()
+        stop_private_service(proc, tmp)
+
+
+def start_private_service(timeout: float) -> Started:
+    started = _spawn()
+    _wait_listening(started[0], started[2], timeout)
+    return started
+
+
+def _spawn() -> Started:
     podman = shutil.which("podman")
     if podman is None:
         raise EnvironmentUnavailable("podman is not installed (no `podman` on PATH)")
     tmp = Path(tempfile.mkdtemp(prefix="aardcheck-api-"))
-    sock = tmp / "podman.sock"
-    url = f"unix://{sock}"
+    url = f"unix://{tmp / 'podman.sock'}"
     env = {k: v for k, v in os.environ.items() if k not in _SERVICE_ENV_DROP}
     proc = subprocess.Popen(
         [podman, "system", "service", f"--time={SERVICE_IDLE_EXIT}", url],
@@ -50,10 +104,15 @@ def start_private_service(timeout: float) -> tuple[subprocess.Popen[bytes], str,
         stderr=subprocess.PIPE,
         start_new_session=True,  # a Ctrl-C at the terminal must not kill it before we clean up
     )
+    return proc, url, tmp
+
+
+def _wait_listening(proc: subprocess.Popen[bytes], tmp: Path, timeout: float) -> None:
+    sock = tmp / "podman.sock"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if sock.exists():
-            return proc, url, tmp
+            return
         if proc.poll() is not None:
             err = (proc.stderr.read() if proc.stderr else b"").decode(errors="replace").strip()
             shutil.rmtree(tmp, ignore_errors=True)
