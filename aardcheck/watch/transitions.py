@@ -30,6 +30,10 @@ Identity = tuple[str, str, str, str, str]
 
 #: Longest a change waits for podman to be done (then it is reported all the same).
 MAX_WAIT = 10.0
+#: Findings that must hold longer before they appear: aardvark-dns 1.4 drops the queries
+#: that arrive while it reloads (netavark makes it reload on every container start and
+#: stop), so under churn a probe can be silent twice while the resolver is up.
+SETTLE_AT_LEAST: dict[Kind, float] = {Kind.RESOLVER_DOWN: 5.0}
 #: Findings that say the container is gone: the ones a cleanup/remove event confirms
 #: (a finding about a container podman still lists is not settled by its events).
 GONE_KINDS = frozenset({Kind.DEAD_ENTRY, Kind.UNKNOWN_ENTRY})
@@ -123,6 +127,12 @@ class FindingTracker:
         else:
             known.finding = finding
 
+    def _settle_of(self, p: _Pending) -> float:
+        """The settle period of one change (0, the user's "at once", stays 0)."""
+        if not self.settle or p.change is not Change.APPEARED:
+            return self.settle
+        return max(self.settle, SETTLE_AT_LEAST.get(p.finding.kind, 0.0))
+
     def _settle(self, now: float, finished: Collection[str], busy: bool) -> Update:
         settled: list[Transition] = []
         waiting: list[tuple[_Pending, float]] = []
@@ -132,12 +142,12 @@ class FindingTracker:
                 and p.finding.kind in GONE_KINDS
                 and p.finding.container_id in finished
             )
-            age = now - p.first_seen
-            if not told and age < self.settle:
-                waiting.append((p, p.first_seen + self.settle))
+            age, settle = now - p.first_seen, self._settle_of(p)
+            if not told and age < settle:
+                waiting.append((p, p.first_seen + settle))
                 continue
-            if not told and busy and self.settle > 0 and age < MAX_WAIT:
-                waiting.append((p, min(now + self.settle, p.first_seen + MAX_WAIT)))
+            if not told and busy and settle > 0 and age < MAX_WAIT:
+                waiting.append((p, min(now + settle, p.first_seen + MAX_WAIT)))
                 continue
             del self._pending[ident]
             if p.change is Change.APPEARED:

@@ -149,3 +149,23 @@ def test_finished_settles_only_findings_that_say_the_container_is_gone() -> None
     t = FindingTracker(settle=1.0)
     stopped = Finding(Kind.STOPPED_ENTRY, "web", "a", "aa" * 32, "10.89.0.5")
     assert changes(t.update([stopped], None, 0, finished={stopped.container_id})) == []
+
+
+def test_resolver_down_must_hold_longer_before_it_appears() -> None:
+    """aardvark-dns 1.4 drops queries while it reloads: two silent rounds under churn are
+    not enough; the silence must still hold SETTLE_AT_LEAST later."""
+    from aardcheck.watch.transitions import SETTLE_AT_LEAST
+
+    down = Finding(Kind.RESOLVER_DOWN, "web", address="10.89.0.1", severity=Severity.CRITICAL)
+    longer = SETTLE_AT_LEAST[Kind.RESOLVER_DOWN]
+    t = FindingTracker(settle=1.0)
+    first = t.update([down], None, 0.0)
+    assert first.recheck_at == longer
+    assert changes(t.update([down], None, 1.0)) == []  # the usual settle is not enough
+    assert changes(t.update([], None, 2.0)) == []  # it answered again: a reload, no alarm
+    t.update([down], None, 3.0)
+    assert changes(t.update([down], None, 3.0 + longer)) == [("appeared", "web")]
+    assert changes(t.update([], None, 4.0 + longer)) == []  # resolving settles as usual
+    assert changes(t.update([], None, 5.0 + longer)) == [("resolved", "web")]
+    at_once = FindingTracker(settle=0.0)
+    assert changes(at_once.update([down], None, 0.0)) == [("appeared", "web")]
