@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from aardcheck.checks import MODULES
+from aardcheck.checks import MODULES, dns_answers, unchecked
 from aardcheck.checks.facts import Facts
 from aardcheck.findings import Finding, Kind
 from aardcheck.models import IPAddress, Snapshot
@@ -22,6 +22,12 @@ class LivenessRequest:
 
 def sort_key(f: Finding) -> tuple[str, int, str, str, str, str]:
     return (f.network, -int(f.severity), str(f.kind), f.name, f.container_id, f.address)
+
+
+def needs_probe(f: Finding) -> bool:
+    """Whether ``f`` comes from the resolver's answers (a snapshot without them can
+    neither raise nor clear it); every other finding is decided without the probe."""
+    return f.kind in dns_answers.KINDS or (f.kind is Kind.UNCHECKED and f.name == unchecked.PROBE)
 
 
 def analyse(snapshot: Snapshot, *, ignore: Iterable[Kind] = ()) -> tuple[Finding, ...]:

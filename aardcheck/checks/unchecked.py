@@ -13,6 +13,8 @@ from aardcheck.checks.facts import Facts
 from aardcheck.findings import Finding, Kind, Severity
 
 KINDS = (Kind.UNCHECKED,)
+#: the ``name`` of the finding for a network that could not be probed
+PROBE = "probe"
 
 
 def check(facts: Facts) -> Iterator[Finding]:
@@ -22,7 +24,7 @@ def check(facts: Facts) -> Iterator[Finding]:
         yield Finding(
             kind=Kind.UNCHECKED,
             network=skipped.network,
-            name="probe",
+            name=PROBE,
             severity=Severity.WARNING,
             message=f"names were not asked from inside the network: {skipped.reason}",
             fix="run as the network's owner (or root); `--no-probe` skips probing on purpose",

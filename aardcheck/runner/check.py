@@ -112,8 +112,16 @@ def _check_selection(snapshot: Snapshot, wanted: Sequence[str]) -> None:
 
 
 def gather(
-    session: PodmanSession, options: CheckOptions, info: HostInfo | None = None
+    session: PodmanSession,
+    options: CheckOptions,
+    info: HostInfo | None = None,
+    on_partial: Callable[[Snapshot], None] | None = None,
 ) -> tuple[Snapshot, HostInfo, RunDir]:
+    """The files, podman's listing, the liveness of unknown addresses and, with
+    ``options.probe``, the resolver's answers. ``on_partial`` is given the snapshot
+    without the probe's answers as soon as the rest is known: the probe can take a
+    timeout or two (aardvark-dns 1.4 leaves queries unanswered while it reloads), and
+    the findings that do not depend on it need not wait for it."""
     info = info or session.host_info()
     if info.network_backend and info.network_backend != "netavark":
         raise EnvironmentUnavailable(
@@ -147,12 +155,19 @@ def gather(
     )
     snapshot = replace(snapshot, liveness=_liveness(snapshot, info, options.liveness_timeout))
     if probed is not None:
+        if on_partial is not None:
+            on_partial(snapshot)
         answers, skipped = probed.result()
         snapshot = replace(snapshot, probes=answers, probe_skipped=skipped, probed=True)
     return snapshot, info, run_dir
 
 
-def check_with(session: PodmanSession, options: CheckOptions) -> CheckResult:
+def check_with(
+    session: PodmanSession,
+    options: CheckOptions,
+    on_partial: Callable[[Snapshot], None] | None = None,
+) -> CheckResult:
+    """One check; ``on_partial`` as in ``gather`` (a CNI host's check has no early part)."""
     started = time.monotonic()
     info = session.host_info()
     if info.network_backend == "cni":
@@ -160,7 +175,7 @@ def check_with(session: PodmanSession, options: CheckOptions) -> CheckResult:
         from aardcheck.runner.cni_check import check_cni
 
         return check_cni(session, options, info)
-    snapshot, info, run_dir = gather(session, options, info)
+    snapshot, info, run_dir = gather(session, options, info, on_partial)
     findings = analyse(snapshot, ignore=options.ignore)
     return CheckResult(
         snapshot=snapshot,

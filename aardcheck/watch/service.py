@@ -22,6 +22,7 @@ from aardcheck.runner.check import check_with
 from aardcheck.sources.podman_api import PodmanSession
 from aardcheck.watch.answer import AnswerServer, AnswerState
 from aardcheck.watch.directories import DirectoryWatch, guess_dirs
+from aardcheck.watch.early import early_report
 from aardcheck.watch.followups import (
     CONFIRM_SILENT,
     WATCH_LIVENESS_TIMEOUT,
@@ -153,7 +154,9 @@ class Watcher:
             self.reporter.info,
             lambda: self._request(None, "a command found podman events newer than the last check"),
         )
-        self._announce_ready()
+        ready = ready_line(self.dirs.watched(), self.options)
+        self.reporter.info(ready)
+        self.notifier.ready(ready)
         next_full = time.monotonic() + self.options.interval
         while not self.signal.stopping:
             wake = [next_full, self.timetable.next_at(), self.notifier.next_ping_at()]
@@ -162,7 +165,8 @@ class Watcher:
                 break
             now = time.monotonic()
             self.notifier.ping_if_due(now)
-            for extra in (self.timetable.take(now), self._interval_batch(now, next_full)):
+            interval = Batch(None, ("interval",)) if now >= next_full else None
+            for extra in (self.timetable.take(now), interval):
                 if extra is not None:
                     batch = extra if batch is None else batch.merge(extra)
             if batch is None:
@@ -202,14 +206,6 @@ class Watcher:
             f"stopping without waiting for a check still running ({', '.join(batch.reasons)})"
         )
         return False
-
-    def _interval_batch(self, now: float, next_full: float) -> Batch | None:
-        return Batch(None, ("interval",)) if now >= next_full else None
-
-    def _announce_ready(self) -> None:
-        line = ready_line(self.dirs.watched(), self.options)
-        self.reporter.info(line)
-        self.notifier.ready(line)
 
     def close(self) -> list[str]:
         """Stop observers, the event thread and the private API service; returns the
@@ -257,21 +253,27 @@ class Watcher:
         wait = liveness_wait(batch.reasons, self.options.check.liveness_timeout, self.cold_wait)
         try:
             session = self.link.session()
-            result, checked = self._check_scope(session, scope, wait)
+            result, checked = self._check_scope(session, scope, wait, started)
         except Exception as err:  # podman gone, a bug: report it, retry with back-off
             self._failed(err, started, scope)
             return
         self._succeeded(session, result, scope, checked, batch, started, wait)
 
     def _check_scope(
-        self, session: PodmanSession, scope: frozenset[str] | None, wait: float
+        self,
+        session: PodmanSession,
+        scope: frozenset[str] | None,
+        wait: float,
+        started: float,
     ) -> tuple[CheckResult | None, frozenset[str] | None]:
         """Check ``scope`` (None: the user's selection); networks that vanished are left
         out (a check must not name them) but their findings resolve all the same."""
         wanted = self.options.check.networks if scope is None else scope
         options = replace(self.options.check, liveness_timeout=wait)
+        report = self.reporter.transition
+        early = early_report(self.tracker, self._transit, report, scope, started, options.ignore)
         try:
-            return check_with(session, replace(options, networks=wanted)), wanted
+            return check_with(session, replace(options, networks=wanted), early), wanted
         except UsageError:
             if not wanted:
                 raise
@@ -279,7 +281,7 @@ class Watcher:
         self._note_missing(wanted - existing if scope is None else frozenset())
         if not existing:
             return None, existing
-        return check_with(session, replace(options, networks=existing)), existing
+        return check_with(session, replace(options, networks=existing), early), existing
 
     def _note_missing(self, missing: frozenset[str]) -> None:
         for net in sorted(missing):

@@ -20,7 +20,7 @@ ran (its listing may predate the change, its probe follow it) - the timer waits,
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
 from aardcheck.checks.analysis import sort_key
@@ -78,7 +78,9 @@ class FindingTracker:
 
     ``update(found, scope, now)`` takes the findings of one check that looked at the
     networks in ``scope`` (None: every network); reported findings outside the scope are
-    kept as they are, since that check could not have seen them.
+    kept as they are, since that check could not have seen them. ``covers`` narrows the
+    scope to the findings a partial check can decide (the part of a check done before
+    its probe answered): the others are neither raised nor cleared by it.
     """
 
     settle: float = 0.0
@@ -101,8 +103,12 @@ class FindingTracker:
         now: float,
         finished: Collection[str] = frozenset(),
         busy: bool = False,
+        covers: Callable[[Finding], bool] | None = None,
     ) -> Update:
-        seen = {f.identity: f for f in found if _in_scope(f, scope)}
+        def in_scope(f: Finding) -> bool:
+            return _in_scope(f, scope) and (covers is None or covers(f))
+
+        seen = {f.identity: f for f in found if in_scope(f)}
         for ident, f in seen.items():
             if ident in self._reported:
                 self._reported[ident] = f  # newest message and details
@@ -110,10 +116,10 @@ class FindingTracker:
             else:
                 self._observe(ident, Change.APPEARED, f, now)
         for ident, f in list(self._reported.items()):
-            if _in_scope(f, scope) and ident not in seen:
+            if in_scope(f) and ident not in seen:
                 self._observe(ident, Change.RESOLVED, f, now)
         for ident, p in list(self._pending.items()):
-            if not _in_scope(p.finding, scope):
+            if not in_scope(p.finding):
                 continue
             still = (ident in seen) == (p.change is Change.APPEARED)
             if not still:

@@ -63,7 +63,9 @@ def make_watcher(
     options = WatchOptions(check=CheckOptions(networks=networks), settle=0)
     watcher = Watcher(options, Reporter(json_output=False, err=err, journal=False))
     watcher.link = FakeLink()  # type: ignore[assignment]
-    monkeypatch.setattr(service, "check_with", check)
+    monkeypatch.setattr(
+        service, "check_with", lambda session, options, early: check(session, options)
+    )
     monkeypatch.setattr(watcher.dirs, "add", lambda dirs: [])
     return watcher, err
 
@@ -183,3 +185,33 @@ def test_a_resolver_down_is_probed_again_soon_and_cleared_by_an_answer(
     assert batch is not None and batch.networks == frozenset({NET})
     watcher.check(batch)
     assert f"resolved: resolver-down network={NET}" in err.getvalue()
+
+
+def test_findings_without_the_probe_are_reported_before_the_probe_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A stale line is reported from the check's early part: a probe that times out
+    (aardvark-dns 1.4 reloading) does not delay it, and it is reported once."""
+    snapshot = load_scenario("seed-dead-alias")
+    early_findings = analyse(snapshot)
+    assert any(f.kind is Kind.DEAD_ENTRY for f in early_findings)
+    down = Finding(Kind.RESOLVER_DOWN, NET, address="10.89.0.1", severity=Severity.CRITICAL)
+    watcher, err = make_watcher(monkeypatch, lambda s, o: result_of(snapshot))
+    before_probe: list[list[str]] = []
+
+    def check(session: Any, options: CheckOptions, early: Callable[[Snapshot], None]) -> Any:
+        early(snapshot)
+        before_probe.append(lines(err))
+        whole = result_of(snapshot)
+        return replace(whole, findings=(*whole.findings, down))
+
+    monkeypatch.setattr(service, "check_with", check)
+    watcher.check(Batch(None, ("start",)))
+    (seen,) = before_probe
+    assert [ln for ln in seen if " dead-entry " in ln] and not [ln for ln in seen if "down" in ln]
+    after = lines(err)
+    assert [ln for ln in after if " dead-entry " in ln] == [
+        ln for ln in seen if " dead-entry " in ln
+    ]
+    assert [ln for ln in after if ln.startswith("appeared: critical resolver-down")]
+    assert set(watcher.tracker.current) == {*early_findings, down}

@@ -169,3 +169,31 @@ def test_resolver_down_must_hold_longer_before_it_appears() -> None:
     assert changes(t.update([], None, 5.0 + longer)) == [("resolved", "web")]
     at_once = FindingTracker(settle=0.0)
     assert changes(at_once.update([down], None, 0.0)) == [("appeared", "web")]
+
+
+DOWN = Finding(Kind.RESOLVER_DOWN, "web", address="10.89.0.1", severity=Severity.CRITICAL)
+
+
+def _not_probe(f: Finding) -> bool:
+    return f.kind is not Kind.RESOLVER_DOWN
+
+
+def test_a_partial_update_leaves_what_it_does_not_cover() -> None:
+    """The early part of a check (before its probe answered) neither clears a reported
+    resolver-down nor drops one waiting to settle; what it covers appears at once."""
+    t = FindingTracker(settle=0)
+    t.update([DOWN], None, 0)
+    assert changes(t.update([DEAD_A], None, 1, covers=_not_probe)) == [("appeared", "web")]
+    assert set(t.current) == {DOWN, DEAD_A}
+    assert changes(t.update([DEAD_A], None, 1)) == [("resolved", "web")]
+    assert t.current == (DEAD_A,)
+
+
+def test_a_partial_update_keeps_an_uncovered_change_waiting() -> None:
+    t = FindingTracker(settle=1.0)
+    t.update([DOWN], None, 0)  # resolver-down waits SETTLE_AT_LEAST
+    assert t.pending == 1
+    t.update([], None, 1, covers=_not_probe)
+    assert t.pending == 1
+    t.update([DOWN], None, 6)
+    assert t.current == (DOWN,)
