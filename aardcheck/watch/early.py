@@ -26,7 +26,7 @@ def _decided_without_probe(f: Finding) -> bool:
 def early_report(
     tracker: FindingTracker,
     transit: ContainerTransit,
-    report: Callable[[Transition], None],
+    publish: Callable[[tuple[Transition, ...]], None],
     scope: frozenset[str] | None,
     started: float,
     ignore: tuple[Kind, ...],
@@ -44,7 +44,6 @@ def early_report(
             busy=transit.busy_at(started),
             covers=_decided_without_probe,
         )
-        for t in update.transitions:
-            report(t)
+        publish(update.transitions)
 
     return on_partial

@@ -6,6 +6,9 @@ from __future__ import annotations
 from aardcheck.models import RunDir, Snapshot
 from aardcheck.sources.podman_api import PodmanSession
 
+#: The networks a check looks at; None: every network (of the user's selection).
+CheckScope = frozenset[str] | None
+
 
 def memberships(snapshot: Snapshot) -> dict[str, frozenset[str]]:
     """Container id -> networks it is in or has a line in (to route podman's events)."""

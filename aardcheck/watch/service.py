@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -39,9 +39,9 @@ from aardcheck.watch.options import WatchOptions
 from aardcheck.watch.output import Reporter, describe_error, ready_line
 from aardcheck.watch.podman_events import FINISHED, PodmanEvent, PodmanEventStream
 from aardcheck.watch.repairs import Repairer
-from aardcheck.watch.routing import known_networks, memberships
+from aardcheck.watch.routing import CheckScope, known_networks, memberships
 from aardcheck.watch.schedule import Backoff, Batch, Debouncer, RepairGate, Timetable
-from aardcheck.watch.transitions import FindingTracker
+from aardcheck.watch.transitions import FindingTracker, Transition
 from aardcheck.watch.wakeup import WorkSignal
 
 #: After a stop request, how long a check in progress may still take before the watcher
@@ -114,9 +114,7 @@ class Watcher:
         who = event.name or event.container_id[:12]
         self._request(nets, f"{event.type} {who} {event.action}", urgent=finished)
 
-    def _request(
-        self, networks: frozenset[str] | None, reason: str, *, urgent: bool = False
-    ) -> None:
+    def _request(self, networks: CheckScope, reason: str, *, urgent: bool = False) -> None:
         """Ask for a check, unless it only concerns networks outside ``--network``."""
         self.answers.request(networks)
         selected = self.options.check.networks
@@ -227,15 +225,13 @@ class Watcher:
         self.reporter.debug(f"podman session closed after {time.monotonic() - started:.2f} s")
         return left
 
-    # ----------------------------------------------------------------- directories
-
     def _watch_dirs(self, dirs: list[Path]) -> None:
         for note in self.dirs.add(dirs):
             self.reporter.info(note)
 
     # ----------------------------------------------------------------- one check
 
-    def _scope(self, batch: Batch) -> frozenset[str] | None:
+    def _scope(self, batch: Batch) -> CheckScope:
         selected = self.options.check.networks
         if batch.networks is None:
             return None
@@ -262,16 +258,17 @@ class Watcher:
     def _check_scope(
         self,
         session: PodmanSession,
-        scope: frozenset[str] | None,
+        scope: CheckScope,
         wait: float,
         started: float,
-    ) -> tuple[CheckResult | None, frozenset[str] | None]:
+    ) -> tuple[CheckResult | None, CheckScope]:
         """Check ``scope`` (None: the user's selection); networks that vanished are left
         out (a check must not name them) but their findings resolve all the same."""
         wanted = self.options.check.networks if scope is None else scope
         options = replace(self.options.check, liveness_timeout=wait)
-        report = self.reporter.transition
-        early = early_report(self.tracker, self._transit, report, scope, started, options.ignore)
+        early = early_report(
+            self.tracker, self._transit, self._publish, scope, started, options.ignore
+        )
         try:
             return check_with(session, replace(options, networks=wanted), early), wanted
         except UsageError:
@@ -289,7 +286,7 @@ class Watcher:
         for net in sorted(self.options.check.networks - missing):
             self.reporter.recovered(f"missing:{net}", f"network {net} exists now")
 
-    def _failed(self, err: Exception, started: float, scope: frozenset[str] | None) -> None:
+    def _failed(self, err: Exception, started: float, scope: CheckScope) -> None:
         self.metrics.record_check(full=scope is None, ok=False, duration=time.monotonic() - started)
         self._write_textfile()
         if not self.link.healthy():
@@ -306,8 +303,8 @@ class Watcher:
         self,
         session: PodmanSession,
         result: CheckResult | None,
-        scope: frozenset[str] | None,
-        checked: frozenset[str] | None,
+        scope: CheckScope,
+        checked: CheckScope,
         batch: Batch,
         started: float,
         wait: float,
@@ -342,15 +339,14 @@ class Watcher:
             silent := to_confirm(result.snapshot.liveness, wait, self.cold_wait)
         ):
             self.timetable.add(now, Batch(silent, (CONFIRM_SILENT,)))
-        for t in update.transitions:
-            self.reporter.transition(t)
+        self._publish(update.transitions)
         if update.recheck_at is not None:
             self.timetable.add(update.recheck_at, Batch(update.recheck_networks, ("settle",)))
-        self._schedule_look_again(now)
+        for at, net, reason in self._look_again.due(self.tracker.current, now):
+            self.timetable.add(at, Batch(frozenset({net}), (reason,)))
         if self.options.fix and result is not None:
             self._repair(session, result, now)
         duration = time.monotonic() - started
-        self.metrics.set_findings(self.tracker.current)
         self.metrics.record_check(full=scope is None, ok=True, duration=duration)
         self._write_textfile()
         # Before the log line: once a check is logged, it holds no container netns.
@@ -362,9 +358,11 @@ class Watcher:
             f"{self.signal.requests} event(s) so far"
         )
 
-    def _schedule_look_again(self, now: float) -> None:
-        for at, net, reason in self._look_again.due(self.tracker.current, now):
-            self.timetable.add(at, Batch(frozenset({net}), (reason,)))
+    def _publish(self, transitions: Iterable[Transition]) -> None:
+        """The gauges first, then the log: a scrape after a logged change sees it."""
+        self.metrics.set_findings(self.tracker.current)
+        for t in transitions:
+            self.reporter.transition(t)
 
     # ----------------------------------------------------------------- repairs
 

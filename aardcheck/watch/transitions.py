@@ -4,7 +4,8 @@ A finding is the same finding while its identity (``Finding.identity``: kind, ne
 name, container id, address) is the same; its message may change without a transition.
 
 A change is only reported once it *settles*: it must still hold on a check made at least
-``settle`` seconds after it was first seen. Podman passes through states in which the file
+``settle`` seconds after it was first seen - a check that looked at it (its network, and
+for the probe's findings, a probe). Podman passes through states in which the file
 and its own view disagree for a moment (a container stopping has died but its line is
 removed a little later; a starting container has its line before it runs); without the
 settle period every ``podman stop`` would log a stale line that appears and resolves.
@@ -124,7 +125,9 @@ class FindingTracker:
             still = (ident in seen) == (p.change is Change.APPEARED)
             if not still:
                 del self._pending[ident]  # it flickered back: nothing to report
-        return self._settle(now, finished, busy)
+        # only what this update looked at may settle now: a change it does not cover
+        # (the probe's, in a check's early part) must first be seen again by its own source
+        return self._settle(now, finished, busy, in_scope)
 
     def _observe(self, ident: Identity, change: Change, finding: Finding, now: float) -> None:
         known = self._pending.get(ident)
@@ -139,10 +142,18 @@ class FindingTracker:
             return self.settle
         return max(self.settle, SETTLE_AT_LEAST.get(p.finding.kind, 0.0))
 
-    def _settle(self, now: float, finished: Collection[str], busy: bool) -> Update:
+    def _settle(
+        self,
+        now: float,
+        finished: Collection[str],
+        busy: bool,
+        in_scope: Callable[[Finding], bool],
+    ) -> Update:
         settled: list[Transition] = []
         waiting: list[tuple[_Pending, float]] = []
         for ident, p in list(self._pending.items()):
+            if not in_scope(p.finding):
+                continue
             told = (
                 p.change is Change.APPEARED
                 and p.finding.kind in GONE_KINDS

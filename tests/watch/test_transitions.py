@@ -197,3 +197,22 @@ def test_a_partial_update_keeps_an_uncovered_change_waiting() -> None:
     assert t.pending == 1
     t.update([DOWN], None, 6)
     assert t.current == (DOWN,)
+
+
+def test_a_partial_update_does_not_settle_what_it_does_not_cover() -> None:
+    """A resolver-down seen once must be seen again by a probe before it appears: the
+    next check's early part (no probe yet) is past the settle time but cannot confirm
+    it, and the probe of that check finds the resolver answering."""
+    t = FindingTracker(settle=1.0)
+    t.update([DOWN], None, 0)
+    assert changes(t.update([], None, 6, covers=_not_probe)) == []
+    assert t.pending == 1
+    assert changes(t.update([], None, 6)) == []
+    assert t.pending == 0 and t.current == ()
+
+
+def test_a_scoped_update_does_not_settle_other_networks() -> None:
+    t = FindingTracker(settle=1.0)
+    t.update([DEAD_B], None, 0)
+    assert changes(t.update([], frozenset({"web"}), 2)) == []
+    assert changes(t.update([DEAD_B], frozenset({"db"}), 2)) == [("appeared", "db")]
