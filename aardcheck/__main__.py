@@ -2,8 +2,9 @@
 
 A running watcher is asked first (``sources.watcher``), before typer and the rest of
 aardcheck are imported: an answered command costs little more than starting Python.
-Then plain argv of the cold-path commands runs without typer (``cli.fast``); typer
-parses the rest (help, errors, every other command).
+Then plain argv of the cold-path commands runs without typer (``cli.fast``), and so does
+the plain top-level ``--help`` (``cli.top_help``); typer parses the rest (other help,
+errors, every other command).
 """
 
 import sys
@@ -14,6 +15,10 @@ FAST_COMMANDS = frozenset({"check", "clean", "preflight", "compose", "lint"})
 
 
 def main() -> None:
+    if sys.argv[1:] == ["--help"]:
+        from aardcheck.cli.top_help import show
+
+        show(sys.argv[1:])
     from aardcheck.sources.watcher import serve_from_watcher
 
     code = serve_from_watcher(sys.argv[1:])

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
 
 from aardcheck.cli.common import OutputFormat, StrategyChoice
+from aardcheck.cli.top_help import rich_help_wanted
 
 NetworkOpt = Annotated[
     list[str] | None,
@@ -71,5 +70,4 @@ def help_markup() -> Literal["rich"] | None:
     Rendering with rich imports rich.markdown, markdown-it and pygments: 105-145 ms of a
     ~230 ms ``--help`` (docs/benchmarks.md), more than the whole help is allowed to cost.
     """
-    wanted = os.environ.get("TYPER_USE_RICH", "").lower() in ("1", "true", "yes", "on")
-    return "rich" if wanted and sys.stdout.isatty() else None
+    return "rich" if rich_help_wanted() else None
