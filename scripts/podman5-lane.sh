@@ -127,12 +127,14 @@ pivot_root . .oldroot
 umount -l /.oldroot
 cd "$INSIDE"
 # The checkout, installed editable into the tree's venv (its `aardcheck` command too, as
-# on the host); again only when pyproject.toml changed.
+# on the host; "compat" mode, a plain path line, as scripts/setup-host.sh says why); again
+# only when pyproject.toml changed.
 stamp=/opt/aardcheck-venv/.aardcheck-editable
-if [[ ! -f $stamp || $(<"$stamp") != "$(sha256sum pyproject.toml)" ]]; then
+wanted="compat $(sha256sum pyproject.toml)"
+if [[ ! -f $stamp || $(<"$stamp") != "$wanted" ]]; then
     /opt/aardcheck-venv/bin/python -m pip install -q --disable-pip-version-check --no-deps \
-        --no-build-isolation --no-index -e "$INSIDE" >&2
-    sha256sum pyproject.toml >"$stamp"
+        --no-build-isolation --no-index --config-settings editable_mode=compat -e "$INSIDE" >&2
+    printf '%s\n' "$wanted" >"$stamp"
 fi
 if [[ $MODE == exec ]]; then
     exec env -i "${envs[@]}" /usr/bin/catatonit -- "$@"
