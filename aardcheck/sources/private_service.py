@@ -96,14 +96,18 @@ def _spawn() -> Started:
     tmp = Path(tempfile.mkdtemp(prefix="aardcheck-api-"))
     url = f"unix://{tmp / 'podman.sock'}"
     env = {k: v for k, v in os.environ.items() if k not in _SERVICE_ENV_DROP}
-    proc = subprocess.Popen(
-        [podman, "system", "service", f"--time={SERVICE_IDLE_EXIT}", url],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # a Ctrl-C at the terminal must not kill it before we clean up
-    )
+    try:
+        proc = subprocess.Popen(
+            [podman, "system", "service", f"--time={SERVICE_IDLE_EXIT}", url],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # a Ctrl-C at the terminal must not kill it first
+        )
+    except OSError as err:  # podman on PATH but not runnable (format, permission)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise EnvironmentUnavailable(f"could not start `{podman} system service`: {err}") from None
     return proc, url, tmp
 
 

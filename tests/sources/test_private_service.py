@@ -6,11 +6,13 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from aardcheck.errors import EnvironmentUnavailable
 from aardcheck.sources import private_service
 
 
@@ -101,3 +103,21 @@ def test_a_command_that_fails_before_asking_podman_leaves_no_service(tmp_path: P
     assert list(own_tmp.iterdir()) == []  # its socket directory was removed
     mine = subprocess.run(["pgrep", "-f", str(own_tmp)], capture_output=True, check=False)
     assert mine.stdout == b""  # and no podman system service of it runs
+
+
+def test_a_podman_that_cannot_be_run_is_an_environment_error_and_leaves_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A ``podman`` on PATH that the kernel will not execute (no shebang, not a binary):
+    a one-line environment error, and the service's temporary directory is removed."""
+    own_tmp, bin_dir = tmp_path / "tmp", tmp_path / "bin"
+    own_tmp.mkdir()
+    bin_dir.mkdir()
+    broken = bin_dir / "podman"
+    broken.write_text("not a program\n")
+    broken.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setattr(tempfile, "tempdir", str(own_tmp))
+    with pytest.raises(EnvironmentUnavailable, match=r"could not start .*system service"):
+        private_service.start_private_service(timeout=5)
+    assert list(own_tmp.iterdir()) == []
