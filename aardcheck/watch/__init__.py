@@ -10,6 +10,7 @@ Layout (imports point one way, down this list):
 - ``directories``, ``podman_events``, ``link``: the outside world (watchdog observers, the
   podman event stream, the one podman API session kept for the watcher's lifetime).
 - ``wakeup``: the Condition that event callbacks poke and the main loop waits on.
+- ``early``: reporting what a check knows before its probe answers.
 - ``repairs``: the prune-only subset of ``aardcheck fix`` with its rate limit.
 - ``service``: wires it together; ``run_watch`` is the one entry point the CLI calls.
 - ``answer``, ``answer_commands``: the warm path, answering ``check``, ``preflight`` and
