@@ -86,7 +86,7 @@ def _host_sections(args: argparse.Namespace, baseline: Baseline | None) -> list[
         host = PodmanHost(session)
         scenario = Scenario(host)
         steps = []
-        anatomy = None
+        anatomies: dict[str, hostrun.Anatomy] = {}
         with host.api_service() as url:
             for networks, per_network, rounds, with_manual in _ladder(args):
                 _say(f"host: growing to {networks} x {per_network}")
@@ -97,9 +97,9 @@ def _host_sections(args: argparse.Namespace, baseline: Baseline | None) -> list[
                         scenario, url, args.rounds or rounds, baseline, manual=with_manual
                     )
                 )
-                if anatomy is None:
-                    anatomy = hostrun.anatomy(scenario, url, 3 if args.quick else 7)
-        sections = [listing.build(steps, anatomy), manual.build(steps), growth.build(steps)]
+                # at every size: the listings grow with the containers, the service not
+                anatomies[steps[-1].label] = hostrun.anatomy(scenario, url, 3 if args.quick else 7)
+        sections = [listing.build(steps, anatomies), manual.build(steps), growth.build(steps)]
         sections[2].notes.append(f"Building the scenario took {scenario.build_seconds:.0f} s.")
         return sections
     finally:

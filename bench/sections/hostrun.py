@@ -8,6 +8,10 @@ At each size every variant runs once per round, alternating (``timing.alternate`
 - ``manual``: the listing, reading each aardvark file, then ``podman exec MEMBER nslookup
   NAME`` for every container name and alias of every network
 - the same ``check`` variants of the baseline revision, when one is measured
+- the floor of a cold check through the API service: ``python -c pass``, and podman's two
+  container listings asked at once from a running service (the check needs both: the
+  compatible one alone has per-network addresses and aliases, the libpod one alone pids
+  and pods), in this process - no cold check can take less than the two added
 
 ``anatomy`` takes the private service and the API apart once: how fast it listens and
 answers, what each request costs, how long SIGTERM takes.
@@ -21,7 +25,9 @@ import shutil
 import signal
 import statistics
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -41,6 +47,8 @@ CHECK_FAST_PRIVATE = "aardcheck check --no-probe (private service)"
 CHECK_FULL_API = "aardcheck check (API service)"
 CHECK_FULL_PRIVATE = "aardcheck check (private service)"
 CHECK_FAST_WATCHER = "aardcheck check --no-probe (answered by a watcher)"
+PYTHON_START = "python -c pass"
+BOTH_LISTINGS = "API: both container listings at once"
 #: How long a freshly started watcher may take to answer its first check.
 WATCHER_READY_TIMEOUT = 120.0
 BEFORE = "before: "
@@ -95,6 +103,25 @@ def _listing(scenario: Scenario) -> Sample:
     )
 
 
+def _both_listings(socket_path: str) -> Sample:
+    """The two container listings a check makes, asked at once as the check asks them."""
+
+    def one(target: str) -> None:
+        client = UnixHttp(socket_path, 60)
+        try:
+            client.request("GET", target)
+        finally:
+            client.close()
+
+    def both() -> None:
+        other = threading.Thread(target=one, args=(ENDPOINTS["GET /containers/json (compat)"],))
+        other.start()
+        one(ENDPOINTS["GET /containers/json (libpod)"])
+        other.join()
+
+    return time_block(both)
+
+
 def measure_step(
     scenario: Scenario,
     url: str,
@@ -116,6 +143,10 @@ def measure_step(
         return lambda: run_timed(argv, env=env, cwd=str(tree))
 
     variants: dict[str, Callable[[], Sample]] = {LISTING: lambda: _listing(scenario)}
+    python = [sys.executable, "-c", "pass"]
+    python_env = scenario.aardcheck_env(url)
+    variants[PYTHON_START] = lambda: run_timed(python, env=python_env, cwd=str(REPO))
+    variants[BOTH_LISTINGS] = lambda: _both_listings(url.removeprefix("unix://"))
     for prefix, tree in trees.items():
         variants[prefix + CHECK_FAST_API] = check(tree, False, url)
         variants[prefix + CHECK_FAST_PRIVATE] = check(tree, False, None)

@@ -8,27 +8,37 @@ network backend and the store's run root) and the three list calls.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import statistics
+from collections.abc import Mapping, Sequence
 
 from bench.results import Section, at_most, ms, ratio
 from bench.sections.hostrun import (
     BEFORE,
+    BOTH_LISTINGS,
     CHECK_FAST_API,
     CHECK_FAST_PRIVATE,
     CHECK_FAST_WATCHER,
     LISTING,
+    PYTHON_START,
     Anatomy,
     Step,
     used_private_service,
 )
-from bench.timing import median_ratio
+from bench.timing import Series, median_ratio
 
 LIMIT = 2.0
 #: A check the watcher answers, against the same listing (issue 12).
 WATCHER_LIMIT = 0.5
 
 
-def build(steps: Sequence[Step], anatomy: Anatomy | None) -> Section:
+def _floor_ratio(python: Series, listings: Series, base: Series) -> float:
+    """Per round, (Python's start + both listings) / the CLI pair; the median."""
+    rounds = zip(python.samples, listings.samples, base.samples, strict=True)
+    ratios = [(p.wall + b.wall) / c.wall for p, b, c in rounds if c.wall > 0]
+    return statistics.median(ratios) if ratios else float("nan")
+
+
+def build(steps: Sequence[Step], anatomies: Mapping[str, Anatomy]) -> Section:
     section = Section("1", "check --no-probe vs podman's own listing")
     rows = []
     for step in steps:
@@ -58,6 +68,17 @@ def build(steps: Sequence[Step], anatomy: Anatomy | None) -> Section:
             at_most(value, WATCHER_LIMIT),
             answered + " (the others computed cold)",
         )
+        if PYTHON_START in s and BOTH_LISTINGS in s:
+            floor = _floor_ratio(s[PYTHON_START], s[BOTH_LISTINGS], base)
+            section.figure(
+                f"1-{step.label}-floor",
+                f"{step.label}: floor of a cold check, (`python -c pass` + podman's two "
+                "container listings at once) / podman listing",
+                floor,
+                "x",
+                note=f"{ms(s[PYTHON_START].median())} + {ms(s[BOTH_LISTINGS].median())}; "
+                "no cold check through the API service can be below it",
+            )
         row = [step.label, ms(base.median()), ms(s[CHECK_FAST_API].median())]
         row += [ms(s[CHECK_FAST_PRIVATE].median()), ms(s[CHECK_FAST_WATCHER].median())]
         row += [ratio(median_ratio(s[CHECK_FAST_API], base))]
@@ -85,18 +106,21 @@ def build(steps: Sequence[Step], anatomy: Anatomy | None) -> Section:
                         f"{step.label}: `{label}` did not run as labelled (private service: "
                         f"{used}); its figures are not what the label says."
                     )
-    if anatomy is not None:
+    for label, anatomy in anatomies.items():
         section.table(
-            "Anatomy: one request to a running service (median ms)",
+            f"Anatomy at {label}: one request to a running service (median ms)",
             ("request", "ms"),
             [(k, f"{v:.1f}") for k, v in anatomy.requests.items()],
         )
         section.table(
-            "Anatomy: a private `podman system service`, as aardcheck starts one (median ms)",
+            f"Anatomy at {label}: a private `podman system service`, as aardcheck starts one "
+            "(median ms)",
             ("phase", "ms"),
             [(k, f"{v:.1f}") for k, v in anatomy.service.items()],
         )
-        section.data["anatomy"] = {"requests": anatomy.requests, "service": anatomy.service}
+    section.data["anatomy"] = {
+        label: {"requests": a.requests, "service": a.service} for label, a in anatomies.items()
+    }
     section.data["steps"] = {
         st.label: {k: v.summary() for k, v in st.series.items()} for st in steps
     }
