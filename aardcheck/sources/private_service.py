@@ -122,7 +122,7 @@ def _wait_listening(proc: subprocess.Popen[bytes], tmp: Path, timeout: float) ->
             shutil.rmtree(tmp, ignore_errors=True)
             last = err.splitlines()[-1] if err else f"exit code {proc.returncode}"
             raise EnvironmentUnavailable(f"could not start `podman system service`: {last}")
-        time.sleep(0.02)
+        time.sleep(0.005)  # cheap; a coarser poll adds half its period to every wait
     stop_private_service(proc, tmp)
     raise EnvironmentUnavailable(f"`podman system service` did not listen within {timeout:.0f} s")
 
