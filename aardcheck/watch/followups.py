@@ -38,6 +38,12 @@ WATCH_LIVENESS_TIMEOUT = 0.3
 #: where the watcher's short wait found an address silent: until then the watcher's
 #: answers for them could differ from a cold check's and are declined (answer_commands).
 CONFIRM_SILENT = "confirm silent addresses"
+#: Seconds after the short wait found silence before that check runs. Most silent
+#: addresses are lines in transit (a container stopping keeps its line until its cleanup,
+#: ~0.2-0.5 s): by then they are gone and the check waits for nothing. Run at once, it
+#: waited the cold 1.5 s for them, and a stale line's settling check queued behind it (the
+#: p95 detection latency of the podman 5 soak, 2.1 s).
+CONFIRM_AFTER = 2.0
 
 #: The listing failure podman 4.3 has while any container's netns is gone (runner's words).
 VANISHED_NETNS = "network namespace of container"

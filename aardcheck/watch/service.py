@@ -24,6 +24,7 @@ from aardcheck.watch.answer import AnswerServer, AnswerState
 from aardcheck.watch.directories import DirectoryWatch, guess_dirs
 from aardcheck.watch.early import early_report
 from aardcheck.watch.followups import (
+    CONFIRM_AFTER,
     CONFIRM_SILENT,
     WATCH_LIVENESS_TIMEOUT,
     ContainerTransit,
@@ -338,7 +339,7 @@ class Watcher:
         if result is not None and (
             silent := to_confirm(result.snapshot.liveness, wait, self.cold_wait)
         ):
-            self.timetable.add(now, Batch(silent, (CONFIRM_SILENT,)))
+            self.timetable.add(now + CONFIRM_AFTER, Batch(silent, (CONFIRM_SILENT,)))
         self._publish(update.transitions)
         if update.recheck_at is not None:
             self.timetable.add(update.recheck_at, Batch(update.recheck_networks, ("settle",)))

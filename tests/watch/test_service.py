@@ -14,10 +14,10 @@ import pytest
 from aardcheck.checks.analysis import analyse
 from aardcheck.errors import EnvironmentUnavailable, UsageError
 from aardcheck.findings import CheckContext, CheckResult, Finding, Kind, Severity
-from aardcheck.models import Snapshot
+from aardcheck.models import Liveness, Snapshot
 from aardcheck.runner.options import CheckOptions
 from aardcheck.watch import service
-from aardcheck.watch.followups import LOOK_AGAIN
+from aardcheck.watch.followups import CONFIRM_AFTER, CONFIRM_SILENT, LOOK_AGAIN
 from aardcheck.watch.options import WatchOptions
 from aardcheck.watch.output import Reporter
 from aardcheck.watch.podman_events import PodmanEvent
@@ -215,3 +215,19 @@ def test_findings_without_the_probe_are_reported_before_the_probe_ends(
     ]
     assert [ln for ln in after if ln.startswith("appeared: critical resolver-down")]
     assert set(watcher.tracker.current) == {*early_findings, down}
+
+
+def test_silent_addresses_are_confirmed_later_not_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The short ARP wait found an address silent: the check that waits the cold time
+    for it comes ``CONFIRM_AFTER`` later (a line in transit is gone by then), so it does
+    not hold up the checks that events ask for meanwhile."""
+    snapshot = load_scenario("seed-dead-alias")
+    assert any(a.liveness is Liveness.SILENT for a in snapshot.liveness)
+    watcher, _ = make_watcher(monkeypatch, lambda s, o: result_of(snapshot))
+    before = time.monotonic()
+    watcher.check(Batch(None, ("start",)))
+    due = watcher.timetable.next_at()
+    assert due is not None and due >= before + CONFIRM_AFTER
+    assert watcher.timetable.take(time.monotonic()) is None
+    confirm = watcher.timetable.take(due)
+    assert confirm is not None and CONFIRM_SILENT in confirm.reasons
