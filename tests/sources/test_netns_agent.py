@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 
@@ -135,100 +134,3 @@ def test_asking_as_an_address_the_namespace_lacks_is_refused(
             "bind": "10.255.0.77", "queries": []}  # fmt: skip
     (result,) = run_agent(Entry(), [task], budget=1.0)
     assert result == {"error": "the namespace does not hold 10.255.0.77: not the member's"}
-
-
-def resend_after() -> float:
-    """The agent's ``RESEND_AFTER`` (its modules import each other by plain name)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.syspath_prepend(str(AGENT_PATH))
-        import dns_task
-
-        return float(dns_task.RESEND_AFTER)
-
-
-class DroppingServer:
-    """A UDP 'resolver' on loopback that drops the first ``drop`` copies of each query id
-    (as aardvark-dns drops what arrives while it reloads) and echoes the rest back."""
-
-    def __init__(self, drop: int) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.2", 0))
-        self.sock.settimeout(0.05)
-        self.drop = drop
-        self.copies: dict[bytes, int] = {}
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    @property
-    def address(self) -> tuple[str, int]:
-        host, port = self.sock.getsockname()
-        return str(host), int(port)
-
-    def _serve(self) -> None:
-        deadline = time.monotonic() + 30  # bounded, whatever the test does
-        while not self.stopping.is_set() and time.monotonic() < deadline:
-            try:
-                data, peer = self.sock.recvfrom(4096)
-            except TimeoutError:
-                continue
-            if len(data) < 12:
-                continue  # the agent's empty datagram after a silent server, not a query
-            seen = self.copies[data[:2]] = self.copies.get(data[:2], 0) + 1
-            if seen > self.drop:
-                self.sock.sendto(data, peer)
-
-    def close(self) -> None:
-        self.stopping.set()
-        self.thread.join(timeout=5)
-        self.sock.close()
-
-
-def ask(server: DroppingServer, count: int, timeout: float) -> list[dict[str, object]]:
-    host, port = server.address
-    queries = [(i).to_bytes(2, "big").hex() + "0100000100000000000003617070000001" + "0001"
-               for i in range(count)]  # fmt: skip
-    task = {"kind": "dns", "server": host, "port": port, "timeout": timeout, "window": 8,
-            "queries": queries}  # fmt: skip
-    (result,) = run_agent(Entry(), [task], budget=timeout * 3 + 1)
-    assert result["error"] is None, result
-    replies = result["replies"]
-    assert isinstance(replies, list)
-    return replies
-
-
-def test_a_dropped_query_is_sent_again_within_its_timeout() -> None:
-    """A resolver that drops the first copy of every query still answers each within the
-    timeout: the agent resends after ``RESEND_AFTER``, not after the whole timeout."""
-    server = DroppingServer(drop=1)
-    try:
-        replies = ask(server, 20, timeout=1.0)
-    finally:
-        server.close()
-    assert all("wire" in r for r in replies), replies
-    waited = [float(r["ms"]) for r in replies]  # type: ignore[arg-type]
-    assert min(waited) >= resend_after() * 1000 * 0.9
-    assert max(waited) < 1000
-    assert set(server.copies.values()) == {2}
-
-
-def test_an_answered_query_is_not_sent_again() -> None:
-    server = DroppingServer(drop=0)
-    try:
-        replies = ask(server, 20, timeout=1.0)
-        time.sleep(resend_after() * 2)  # a late copy would arrive by now
-    finally:
-        server.close()
-    assert all("wire" in r for r in replies), replies
-    assert set(server.copies.values()) == {1}
-
-
-def test_a_query_dropped_every_time_times_out_at_its_timeout() -> None:
-    server = DroppingServer(drop=1000)
-    try:
-        replies = ask(server, 3, timeout=0.6)
-    finally:
-        server.close()
-    assert all(r["error"] == "timeout" for r in replies)
-    # one copy, then one every min(RESEND_AFTER, timeout / 3) until the timeout
-    assert set(server.copies.values()) == {3}, server.copies

@@ -10,11 +10,6 @@ import time
 
 from task import NEVER, JobError, Task, enter_netns, os_reason, spec_number, spec_text, spec_texts
 
-#: A query still unanswered after this long is sent again (same id, same bytes), until its
-#: timeout: aardvark-dns drops what arrives while it reloads, and netavark makes it reload
-#: on every container start and stop - without a resend, one reload costs a whole timeout.
-RESEND_AFTER = 0.25
-
 
 class DnsTask(Task):
     """Relay pre-built DNS messages to one server, a bounded window of them at a time."""
@@ -35,8 +30,7 @@ class DnsTask(Task):
         self.source = ""
         self.replies: list[dict[str, object] | None] = [None] * len(self.queries)
         self.next = 0
-        # DNS id -> (query index, first sent at, last sent at)
-        self.in_flight: dict[int, tuple[int, float, float]] = {}
+        self.in_flight: dict[int, tuple[int, float]] = {}  # DNS id -> (query index, sent at)
         self.first_sent = 0.0
         self.answered = False
         self.unreachable = False
@@ -73,14 +67,10 @@ class DnsTask(Task):
             raise LookupError(f"the namespace does not hold {address}: not the member's") from exc
 
     def step(self, now: float) -> float:
-        resend = min(RESEND_AFTER, self.timeout / 3)
-        for qid, (index, sent, last) in list(self.in_flight.items()):
+        for qid, (index, sent) in list(self.in_flight.items()):
             if now - sent >= self.timeout:
                 del self.in_flight[qid]
                 self.replies[index] = self._timeout(round(self.timeout * 1000, 3))
-            elif now - last >= resend:
-                self.in_flight[qid] = (index, sent, now)
-                self._resend(self.queries[index])
         # A server that answered none of the first window is down: do not wait for the rest.
         silent = self.first_sent > 0 and not self.answered and now - self.first_sent >= self.timeout
         while self.next < len(self.queries) and (silent or len(self.in_flight) < self.window):
@@ -94,16 +84,13 @@ class DnsTask(Task):
                 try:
                     self._send(query)
                     self.first_sent = self.first_sent or now
-                    self.in_flight[qid] = (index, now, now)
+                    self.in_flight[qid] = (index, now)
                 except ConnectionRefusedError:
                     self.replies[index] = self._timeout(0.0, "not sent")
                 except OSError as exc:
                     self.replies[index] = {"error": os_reason(exc, "send"), "ms": 0.0}
             self.next += 1
-        return min(
-            (min(sent + self.timeout, last + resend) for _, sent, last in self.in_flight.values()),
-            default=NEVER,
-        )
+        return min((sent + self.timeout for _, sent in self.in_flight.values()), default=NEVER)
 
     def _send(self, query: bytes) -> None:
         try:
@@ -111,14 +98,6 @@ class DnsTask(Task):
         except ConnectionRefusedError:  # an earlier datagram's ICMP error: this one is unsent
             self.refused()
             self.socks[0].send(query)
-
-    def _resend(self, query: bytes) -> bool:
-        """Send a copy; a failure changes nothing (the first copy's timeout decides)."""
-        try:
-            self.socks[0].send(query)
-        except OSError:
-            return False
-        return True
 
     def _timeout(self, ms: float, why: str = "") -> dict[str, object]:
         reasons = [why] if why else []
@@ -138,7 +117,7 @@ class DnsTask(Task):
         )
         if entry is not None:  # else a late or foreign datagram
             self.answered = True
-            ms = round((time.monotonic() - entry[1]) * 1000, 3)  # from the first copy
+            ms = round((time.monotonic() - entry[1]) * 1000, 3)
             self.replies[entry[0]] = {"wire": data.hex(), "ms": ms}
 
     def result(self) -> dict[str, object]:
