@@ -80,6 +80,8 @@ class CheckResult:
     duration_s: float = 0.0
     #: Networks whose names the CNI ``dnsname`` plugin serves (orphan directories too).
     dnsname_networks: tuple[str, ...] = ()
+    #: Seconds each part of the check took, in the order they ended (``runner.check.gather``).
+    phases: tuple[tuple[str, float], ...] = ()
 
     @property
     def checked_networks(self) -> tuple[str, ...]:

@@ -100,6 +100,14 @@ def _probe(
     return tuple(answers), tuple(failed)
 
 
+def _timed(phases: dict[str, float], name: str, call: Callable[..., T], *args: object) -> T:
+    started = time.monotonic()
+    try:
+        return call(*args)
+    finally:
+        phases[name] = time.monotonic() - started
+
+
 def _check_selection(snapshot: Snapshot, wanted: Sequence[str]) -> None:
     known = {f.network for f in snapshot.directory.files}
     known |= {n.name for n in snapshot.podman.networks}
@@ -116,12 +124,17 @@ def gather(
     options: CheckOptions,
     info: HostInfo | None = None,
     on_partial: Callable[[Snapshot], None] | None = None,
+    phases: dict[str, float] | None = None,
 ) -> tuple[Snapshot, HostInfo, RunDir]:
     """The files, podman's listing, the liveness of unknown addresses and, with
     ``options.probe``, the resolver's answers. ``on_partial`` is given the snapshot
     without the probe's answers as soon as the rest is known: the probe can take a
     timeout or two (aardvark-dns 1.4 leaves queries unanswered while it reloads), and
-    the findings that do not depend on it need not wait for it."""
+    the findings that do not depend on it need not wait for it. ``phases``, when given,
+    receives the seconds each part took (``listing``, ``liveness``, ``probe``): what a
+    slow check spent its time on."""
+    timed = phases if phases is not None else {}
+    begun = time.monotonic()
     info = info or session.host_info()
     if info.network_backend and info.network_backend != "netavark":
         raise EnvironmentUnavailable(
@@ -143,6 +156,7 @@ def gather(
         directory = read_dns_directory(run_dir, version)
     finally:
         state = listing.result()
+    timed["listing"] = time.monotonic() - begun
     snapshot = Snapshot(
         directory=directory, podman=state, aardvark_version=version, selected=options.networks
     )
@@ -151,9 +165,13 @@ def gather(
     # Both sources run in helper processes; run them side by side so a silent address
     # (the liveness timeout) and the probe's slowest network overlap instead of adding up.
     probed = (
-        _Background(functools.partial(_probe, snapshot, info, options)) if options.probe else None
+        _Background(functools.partial(_timed, timed, "probe", _probe, snapshot, info, options))
+        if options.probe
+        else None
     )
+    looked = time.monotonic()
     snapshot = replace(snapshot, liveness=_liveness(snapshot, info, options.liveness_timeout))
+    timed["liveness"] = time.monotonic() - looked
     if probed is not None:
         if on_partial is not None:
             on_partial(snapshot)
@@ -175,7 +193,8 @@ def check_with(
         from aardcheck.runner.cni_check import check_cni
 
         return check_cni(session, options, info)
-    snapshot, info, run_dir = gather(session, options, info, on_partial)
+    phases: dict[str, float] = {}
+    snapshot, info, run_dir = gather(session, options, info, on_partial, phases)
     findings = analyse(snapshot, ignore=options.ignore)
     return CheckResult(
         snapshot=snapshot,
@@ -188,6 +207,7 @@ def check_with(
             private_api=session.private,
         ),
         duration_s=time.monotonic() - started,
+        phases=tuple(phases.items()),
     )
 
 

@@ -37,7 +37,7 @@ from aardcheck.watch.link import PodmanLink
 from aardcheck.watch.metrics import WatchMetrics
 from aardcheck.watch.notify import SystemdNotifier
 from aardcheck.watch.options import WatchOptions
-from aardcheck.watch.output import Reporter, describe_error, ready_line
+from aardcheck.watch.output import Reporter, describe_error, phases_text, ready_line
 from aardcheck.watch.podman_events import FINISHED, PodmanEvent, PodmanEventStream
 from aardcheck.watch.repairs import Repairer
 from aardcheck.watch.routing import CheckScope, known_networks, memberships
@@ -353,8 +353,9 @@ class Watcher:
         # Before the log line: once a check is logged, it holds no container netns.
         self.link.release()
         nets = "all networks" if checked is None else f"{len(checked)} network(s)"
+        took = f"{duration:.2f} s{phases_text(result.phases if result else ())}"
         self.reporter.debug(
-            f"check #{self.checks} of {nets} ({', '.join(batch.reasons)}) took {duration:.2f} s: "
+            f"check #{self.checks} of {nets} ({', '.join(batch.reasons)}) took {took}: "
             f"{len(findings)} finding(s), {self.tracker.pending} settling; "
             f"{self.signal.requests} event(s) so far"
         )
