@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from aardcheck.findings import CheckContext, CheckResult
 from aardcheck.models import Scope, Snapshot
-from aardcheck.sources.watcher import PROTOCOL, answer_socket_path
+from aardcheck.sources.watcher import answer_socket_path, decode_request, encode_reply
 
 #: Largest request accepted (argv, working directory, environment).
 MAX_REQUEST = 1 << 20
@@ -247,7 +247,7 @@ class AnswerServer:
     """One thread accepting connections on the answer socket; stopped by ``close``."""
 
     def __init__(self, handle: Handler, path: Path | None = None) -> None:
-        self.path = path or answer_socket_path()
+        self.path = path or Path(answer_socket_path())
         self._handle = handle
         self._sock: socket.socket | None = None
         self._inode = 0
@@ -301,12 +301,11 @@ class AnswerServer:
             data = b""
             while len(data) <= MAX_REQUEST and (chunk := conn.recv(1 << 16)):
                 data += chunk
-            request = json.loads(data) if len(data) <= MAX_REQUEST else None
-            if not isinstance(request, dict) or request.get("v") != PROTOCOL:
-                reply: dict[str, Any] = {"v": PROTOCOL, "declined": "not a request"}
-            else:
-                reply = {"v": PROTOCOL, **self._handle(request)}
-            conn.sendall(json.dumps(reply).encode())
+            request = decode_request(data) if len(data) <= MAX_REQUEST else None
+            reply: dict[str, object] = (
+                {"declined": "not a request"} if request is None else self._handle(request)
+            )
+            conn.sendall(encode_reply(reply))
         except (OSError, ValueError):
             return  # the client gave up (it computes cold) or spoke nonsense
 
