@@ -40,7 +40,7 @@ def fail(message: str, code: ExitCode) -> SystemExit:
     A plain SystemExit rather than typer.Exit: click lets it through with its code, and
     the typer-free cold path raises the same.
     """
-    from aardcheck.report.text_report import escape
+    from aardcheck.report.visible import escape
 
     # escape: podman's messages and container names may hold newlines; one line it is.
     say(f"aardcheck: error: {escape(message)}", err=True)

@@ -11,7 +11,7 @@ from aardcheck.compose.preflight import Hazard, NetworkStatus, PreflightResult
 from aardcheck.findings import Finding
 from aardcheck.report.fix_report import change_line
 from aardcheck.report.json_report import finding_dict
-from aardcheck.report.text_report import escape
+from aardcheck.report.visible import escape
 
 SCHEMA = "aardcheck.preflight/1"
 

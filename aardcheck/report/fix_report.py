@@ -17,7 +17,7 @@ from aardcheck.repair.plan import (
     RestartConsumer,
 )
 from aardcheck.report.json_report import finding_dict
-from aardcheck.report.text_report import escape
+from aardcheck.report.visible import escape
 
 SCHEMA = "aardcheck.fix/1"
 

@@ -8,7 +8,7 @@ import json
 
 from aardcheck.format.lint import Effect, LintResult
 from aardcheck.models import LATEST_AARDVARK, AardvarkVersion
-from aardcheck.report.text_report import escape
+from aardcheck.report.visible import escape
 
 
 def _consequence_note(results: tuple[LintResult, ...], version: AardvarkVersion) -> str:

@@ -5,13 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from aardcheck.findings import CheckResult, Finding
-
-
-def escape(text: str) -> str:
-    """Show control characters and other oddities visibly (names can hold anything)."""
-    if text.isprintable():
-        return text
-    return text.encode("unicode_escape").decode("ascii")
+from aardcheck.report.visible import escape
 
 
 def _line(f: Finding) -> str:

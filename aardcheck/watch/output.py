@@ -23,7 +23,7 @@ from typing import Any, TextIO
 from aardcheck.findings import Finding, Severity
 from aardcheck.repair.outcome import Change as RepairChange
 from aardcheck.report.json_report import finding_dict
-from aardcheck.report.text_report import escape
+from aardcheck.report.visible import escape
 from aardcheck.watch.options import WatchOptions
 from aardcheck.watch.transitions import Change, Transition
 
