@@ -241,7 +241,12 @@ def run(argv: Sequence[str]) -> None:
     if command.name in ASKS_PODMAN and not params.get("url"):
         from aardcheck.sources.private_service import prestart
 
-        prestart()  # podman's service starts while Python imports what the command needs
+        # podman's service starts, and answers the check's first requests, while Python
+        # imports what the command needs
+        if (sock := prestart()) is not None:
+            from aardcheck.sources import prefetch
+
+            prefetch.begin(sock)
     from aardcheck.cli import run as bodies
 
     body: Callable[..., Any] = getattr(bodies, command.name)

@@ -5,6 +5,7 @@ and the watcher; a CNI host's check is ``cni_check``'s. No policy of its own.
 from __future__ import annotations
 
 import functools
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -15,7 +16,14 @@ from aardcheck.checks.analysis import analyse, liveness_requests
 from aardcheck.checks.probe_plan import plan_probes
 from aardcheck.errors import EnvironmentUnavailable, UsageError
 from aardcheck.findings import CheckContext, CheckResult
-from aardcheck.models import AddressLiveness, ProbeAnswer, ProbeSkipped, RunDir, Snapshot
+from aardcheck.models import (
+    AddressLiveness,
+    DnsDirectory,
+    ProbeAnswer,
+    ProbeSkipped,
+    RunDir,
+    Snapshot,
+)
 from aardcheck.runner.options import CheckOptions
 from aardcheck.sources import discovery
 from aardcheck.sources.aardvark_files import (
@@ -108,6 +116,27 @@ def _timed(phases: dict[str, float], name: str, call: Callable[..., T], *args: o
         phases[name] = time.monotonic() - started
 
 
+#: Seconds of slack for a file's mtime against the wall clock: the kernel stamps files
+#: from a coarse clock that may lag ``time.time()`` by a tick.
+_MTIME_SLACK = 0.05
+
+
+def _changed_since(directory: DnsDirectory, when: float) -> bool:
+    """Whether the run directory or one of its files changed after ``when`` (wall clock):
+    then a listing asked at ``when`` may lack a container whose line is in the files."""
+    paths = [directory.run_dir.dns_dir, *(f.path for f in directory.files)]
+    for path in paths:
+        try:
+            if os.stat(path).st_mtime >= when - _MTIME_SLACK:
+                return True
+        except FileNotFoundError:
+            if directory.files or path != directory.run_dir.dns_dir:
+                return True  # gone since it was read
+        except OSError:
+            return True
+    return False
+
+
 def _check_selection(snapshot: Snapshot, wanted: Sequence[str]) -> None:
     known = {f.network for f in snapshot.directory.files}
     known |= {n.name for n in snapshot.podman.networks}
@@ -143,7 +172,7 @@ def gather(
         )
     run_dir = resolve_run_dir(options, info)
     # podman's listings (most of a check's wait) overlap reading the files
-    listing = _Background(session.state)
+    listing = _Background(functools.partial(session.state, early=True))
     try:
         version = options.aardvark_version or installed_aardvark_version()
         if version is None:
@@ -156,6 +185,8 @@ def gather(
         directory = read_dns_directory(run_dir, version)
     finally:
         state = listing.result()
+    if session.prefetched_at is not None and _changed_since(directory, session.prefetched_at):
+        state = session.state()  # asked before the imports, and a file changed since
     timed["listing"] = time.monotonic() - begun
     snapshot = Snapshot(
         directory=directory, podman=state, aardvark_version=version, selected=options.networks

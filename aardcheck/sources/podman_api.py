@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 
 from aardcheck.errors import ApiTimeout, EnvironmentUnavailable
 from aardcheck.models import NETWORK_UP_STATES, Container, PodmanState
+from aardcheck.sources import prefetch
 from aardcheck.sources.podman_host import (
     HostInfo,
     host_from_headers,
@@ -36,6 +37,7 @@ from aardcheck.sources.podman_json import (
     networks_from_libpod,
     states_from_libpod,
 )
+from aardcheck.sources.prefetch import LIBPOD_FALLBACK
 from aardcheck.sources.private_service import (
     SERVICE_START_TIMEOUT,
     default_socket_url,
@@ -43,7 +45,7 @@ from aardcheck.sources.private_service import (
     stop_private_service,
     take_prestarted,
 )
-from aardcheck.sources.unix_http import HttpError, UnixHttp
+from aardcheck.sources.unix_http import HttpError, HttpReply, UnixHttp, reply_from_bytes
 
 _VANISHED_NETNS = re.compile(r"joining network namespace of container ([0-9a-f]{12})[0-9a-f]*")
 
@@ -86,7 +88,6 @@ def mark_gone_processes(containers: tuple[Container, ...]) -> tuple[Container, .
 
 #: The API version a path names when the server has not said its own (any podman since
 #: 4.0 serves it).
-_LIBPOD_FALLBACK = "4.0.0"
 
 
 class PodmanSession:
@@ -102,6 +103,8 @@ class PodmanSession:
         self._client: Any = None
         #: Headers of the first reply: podman says its version in every one.
         self._headers: dict[str, str] = {}
+        #: When the listings taken from ``prefetch`` were asked (wall clock), if any were.
+        self.prefetched_at: float | None = None
         sock = socket_path(url)
         self._http = UnixHttp(str(sock), timeout) if sock is not None else None
 
@@ -135,7 +138,7 @@ class PodmanSession:
         if compatible:
             prefix = "/v1.40"
         else:
-            prefix = f"/v{self._headers.get('libpod-api-version') or _LIBPOD_FALLBACK}/libpod"
+            prefix = f"/v{self._headers.get('libpod-api-version') or LIBPOD_FALLBACK}/libpod"
         return prefix + path + (f"?{urlencode(params)}" if params else "")
 
     def _get_json(
@@ -145,13 +148,16 @@ class PodmanSession:
         compatible: bool = False,
         timeout: float | None = None,
         via: UnixHttp | None = None,
+        early: bool = False,
         **params: Any,
     ) -> Any:
+        """``early``: a reply ``prefetch`` asked for before the imports may stand in."""
         if self._http is None:
             return self._get_json_package(path, compatible, params)
+        target = self._target(path, compatible, params)
         try:
-            reply = (via or self._http).request(
-                "GET", self._target(path, compatible, params), timeout=timeout
+            reply = (early and self._prefetched(target, timeout)) or (via or self._http).request(
+                "GET", target, timeout=timeout
             )
         except HttpError as exc:
             text = f"podman API at {self.url}: {path} failed: {exc}"
@@ -182,6 +188,18 @@ class PodmanSession:
         except Exception as exc:  # requests' own errors are not OSError subclasses in every case
             raise EnvironmentUnavailable(f"podman API at {self.url}: {path} failed: {exc}") from exc
 
+    def _prefetched(self, target: str, timeout: float | None = None) -> HttpReply | None:
+        assert self._http is not None
+        raw = prefetch.take(self._http.path, target, timeout or self._timeout)
+        if raw is None:
+            return None
+        try:
+            reply = reply_from_bytes(raw)
+        except HttpError:
+            return None  # asked again on the session's own connection
+        self.prefetched_at = prefetch.asked_at(self._http.path)
+        return reply
+
     def ping(self) -> bool:
         if self._http is None:
             try:
@@ -190,8 +208,9 @@ class PodmanSession:
                 return False
             self._headers = self._headers or dict(response.headers.lower_items())
             return bool(response.ok)
+        target = self._target("/_ping", False, {})
         try:
-            reply = self._http.request("GET", self._target("/_ping", False, {}), timeout=3)
+            reply = self._prefetched(target, 3) or self._http.request("GET", target, timeout=3)
         except HttpError:
             return False  # a private service not listening yet: not a request it answered
         self._count(None)
@@ -224,9 +243,9 @@ class PodmanSession:
         listing = self._get_json("/containers/json", timeout=timeout, all="true")
         return mark_gone_processes(states_from_libpod(listing))
 
-    def containers(self) -> tuple[Container, ...]:
+    def containers(self, *, early: bool = False) -> tuple[Container, ...]:
         """Containers with their per-network addresses and aliases (two listings). Not
-        under the netavark lock: see ``container_states``."""
+        under the netavark lock: see ``container_states``. ``early`` as in ``state``."""
         if self._http is None:
             libpod = self._get_json("/containers/json", all="true")
             listing = self._get_json("/containers/json", compatible=True, all="true")
@@ -236,14 +255,18 @@ class PodmanSession:
 
             def libpod_listing() -> None:
                 try:
-                    got["value"] = self._get_json("/containers/json", via=side, all="true")
+                    got["value"] = self._get_json(
+                        "/containers/json", via=side, early=early, all="true"
+                    )
                 except EnvironmentUnavailable as err:
                     got["error"] = err
 
             thread = threading.Thread(target=libpod_listing, daemon=True)
             thread.start()
             try:
-                listing = self._get_json("/containers/json", compatible=True, all="true")
+                listing = self._get_json(
+                    "/containers/json", compatible=True, early=early, all="true"
+                )
             finally:
                 thread.join()
                 side.close()
@@ -253,14 +276,17 @@ class PodmanSession:
         details = details_from_libpod(libpod)
         return mark_gone_processes(containers_from_compat(listing, details))
 
-    def state(self) -> PodmanState:
+    def state(self, *, early: bool = False) -> PodmanState:
         """Every container and network in three list calls, never one per object.
 
         Two container listings because neither alone has both the per-network addresses
         (Docker-compatible endpoint) and the pid and pod membership (libpod endpoint).
+        ``early``: replies ``prefetch`` asked for may stand in (``prefetched_at`` says
+        when they were asked).
         """
-        containers = self.containers()
-        networks = self._get_json("/networks/json")
+        self.prefetched_at = None  # set again by the replies taken from ``prefetch``
+        containers = self.containers(early=early)
+        networks = self._get_json("/networks/json", early=early)
         return PodmanState(
             containers=containers,
             networks=networks_from_libpod(networks),

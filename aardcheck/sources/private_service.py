@@ -53,18 +53,27 @@ def default_socket_url() -> str:
     return f"unix://{runtime_dir}/podman/podman.sock"
 
 
-def prestart() -> None:
+def prestart() -> str | None:
     """Start the private service now when the default socket file does not exist, the
     one case in which ``connect`` would start one anyway; not taken by the end of the
-    run, it is stopped at exit. Any failure is left for ``connect`` to report."""
+    run, it is stopped at exit. Any failure is left for ``connect`` to report.
+
+    Returns the unix socket a check will ask first: the default one, or the private
+    service's (which may not listen yet); None for a URL that is not a unix socket."""
     url = default_socket_url()
-    if _prestarted or not url.startswith("unix://"):
-        return
-    if os.path.lexists(url.removeprefix("unix://")):
-        return  # a socket (live or not) is there: connect asks it first
-    with contextlib.suppress(EnvironmentUnavailable, OSError):
+    if not url.startswith("unix://"):
+        return None
+    path = url.removeprefix("unix://")
+    if _prestarted:
+        return _prestarted[0][1].removeprefix("unix://")
+    if os.path.lexists(path):
+        return path  # a socket (live or not) is there: connect asks it first
+    try:
         _prestarted.append(_spawn())
-        atexit.register(_stop_prestarted)
+    except (EnvironmentUnavailable, OSError):
+        return None
+    atexit.register(_stop_prestarted)
+    return _prestarted[0][1].removeprefix("unix://")
 
 
 def take_prestarted(timeout: float) -> Started | None:

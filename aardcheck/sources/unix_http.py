@@ -10,6 +10,7 @@ that re-creates networks, and URLs that are not unix sockets (``tcp://``, ``ssh:
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import threading
@@ -131,7 +132,7 @@ class UnixHttp:
                 self._sock.sendall(wire)
             except (BrokenPipeError, ConnectionResetError) as exc:
                 raise _ClosedEarly(exc.errno, "the server closed the connection") from exc
-            reply, keep = self._read_reply(method)
+            reply, keep = ReplyReader(self._reader).read(method)
         except HttpError:
             self._drop()
             raise
@@ -142,13 +143,26 @@ class UnixHttp:
             self._drop()
         return reply
 
+
+def reply_from_bytes(data: bytes) -> HttpReply:
+    """A whole reply read until the server closed the connection (``prefetch``'s)."""
+    return ReplyReader(io.BytesIO(data)).read("GET")[0]
+
+
+class ReplyReader:
+    """Reads one HTTP/1.1 reply from a binary stream (a socket's file, or bytes)."""
+
+    def __init__(self, reader: Any) -> None:
+        self._reader = reader
+
     def _line(self) -> bytes:
         line: bytes = self._reader.readline(_MAX_LINE + 1)
         if len(line) > _MAX_LINE:
             raise HttpError(0, "a reply line is too long")
         return line
 
-    def _read_reply(self, method: str) -> tuple[HttpReply, bool]:
+    def read(self, method: str) -> tuple[HttpReply, bool]:
+        """The reply, and whether the connection stays open after it."""
         try:
             status_line = self._line()
         except ConnectionResetError as exc:  # the close raced our request: nothing was read

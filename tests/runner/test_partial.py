@@ -26,10 +26,12 @@ CASES = sorted(p.name for p in SCENARIOS.iterdir() if p.is_dir())
 
 
 class FakeSession:
+    prefetched_at = None
+
     def __init__(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
 
-    def state(self) -> Any:
+    def state(self, *, early: bool = False) -> Any:
         return self.snapshot.podman
 
 

@@ -48,15 +48,16 @@ def test_started_early_only_where_connect_would_start_one(
     present = tmp_path / "podman.sock"
     present.touch()
     monkeypatch.setenv("CONTAINER_HOST", f"unix://{present}")
-    private_service.prestart()
+    assert private_service.prestart() == str(present)
     assert spawned == []  # a socket is there: connect asks it
     monkeypatch.setenv("CONTAINER_HOST", "ssh://core@host/run/podman/podman.sock")
-    private_service.prestart()
+    assert private_service.prestart() is None
     assert spawned == []  # a remote URL: connect never starts a service for it
     monkeypatch.setenv("CONTAINER_HOST", f"unix://{tmp_path / 'absent.sock'}")
-    private_service.prestart()
-    private_service.prestart()
+    first = private_service.prestart()
+    assert private_service.prestart() == first
     assert len(spawned) == 1  # once
+    assert first == str(spawned[0][2] / "podman.sock")  # the service's socket is asked
     assert private_service.take_prestarted(1.0) == spawned[0]
     assert private_service.take_prestarted(1.0) is None
 
