@@ -126,8 +126,11 @@ def ask(argv: list[str], timeout: float = ANSWER_TIMEOUT) -> tuple[int, str, str
     import _socket
     import time
 
-    request = encode_request(argv, os.getcwd(), dict(os.environ), sys.stdin.isatty())
     deadline = time.monotonic() + timeout
+    try:
+        request = encode_request(argv, os.getcwd(), dict(os.environ), sys.stdin.isatty())
+    except (OSError, ValueError):  # no working directory; text no file name can hold
+        return None
     conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         conn.settimeout(timeout)

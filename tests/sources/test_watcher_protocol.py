@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -21,7 +22,10 @@ _raw = (
     st.binary().filter(lambda b: b"\0" not in b).map(lambda b: b.decode("utf-8", "surrogateescape"))
 )
 _arg = st.one_of(_os_text, _raw)
-_key = st.text(st.characters(blacklist_characters="\0="), min_size=1)
+_key = st.one_of(
+    st.text(st.characters(blacklist_characters="\0=", blacklist_categories=("Cs",)), min_size=1),
+    _raw.filter(lambda k: k and "=" not in k),
+)
 
 
 @given(st.lists(_arg), _arg, st.dictionaries(_key, _arg), st.booleans())
@@ -71,6 +75,12 @@ def test_anything_but_a_request_is_refused() -> None:
         good.replace(b"\x001\x00", b"\x009\x00"),
     ):
         assert watcher.decode_request(bad) is None
+
+
+def test_text_the_os_cannot_hold_means_cold_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(watcher, "_ours", lambda path: True)
+    monkeypatch.setenv("AARDCHECK_ANSWER_SOCKET", "/nonexistent/aardcheck/watch.sock")
+    assert watcher.ask(["check", "\udd00"], timeout=0.1) is None
 
 
 def test_the_client_imports_nothing_it_can_do_without(tmp_path: Path) -> None:
