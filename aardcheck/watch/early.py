@@ -18,8 +18,13 @@ from aardcheck.models import Snapshot
 from aardcheck.watch.followups import ContainerTransit
 from aardcheck.watch.transitions import FindingTracker, Transition
 
+#: The reason of the check that follows one that gave up its probe.
+PROBE_GIVEN_UP = "probe given up for new work"
 
-def _decided_without_probe(f: Finding) -> bool:
+
+def without_probe(f: Finding) -> bool:
+    """Whether ``f`` is decided without the probe (what a check that has not, or not
+    yet, got the probe's answers covers)."""
     return not needs_probe(f)
 
 
@@ -42,8 +47,37 @@ def early_report(
             started,
             finished=transit.finished_before(started),
             busy=transit.busy_at(started),
-            covers=_decided_without_probe,
+            covers=without_probe,
         )
         publish(update.transitions)
 
     return on_partial
+
+
+#: Seconds a probe may run before a check stops waiting for it when new work came: a
+#: probe aardvark-dns answers takes ~50 ms; one still running is in a timeout (aardvark
+#: 1.4 drops the queries that arrive while it reloads, containers/aardvark-dns#389).
+GIVE_UP_AFTER = 0.25
+
+
+class ProbePatience:
+    """When a watcher check stops waiting for its probe: it has run ``GIVE_UP_AFTER``,
+    work came since the check began (``requests`` counts the watcher's work requests),
+    and the check before did not give up its own. A check that gives up has reported
+    everything but the probe's findings (``early_report``); the next check starts at
+    once and probes again, and every other check's probe is waited for, so the
+    resolver's findings are raised and cleared under any churn."""
+
+    def __init__(self, requests: Callable[[], int]) -> None:
+        self._requests = requests
+        self._gave_up_last = False
+
+    def for_check(self) -> Callable[[float], bool] | None:
+        """The ``give_up`` of the check that begins now (None: wait for its probe)."""
+        if self._gave_up_last:
+            return None
+        seen = self._requests()
+        return lambda ran: ran >= GIVE_UP_AFTER and self._requests() > seen
+
+    def ended(self, gave_up: bool) -> None:
+        self._gave_up_last = gave_up
