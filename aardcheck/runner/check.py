@@ -96,9 +96,16 @@ _GIVE_UP_POLL = 0.05
 
 
 def _probe(
-    snapshot: Snapshot, info: HostInfo, options: CheckOptions
+    snapshot: Snapshot,
+    info: HostInfo,
+    options: CheckOptions,
+    given_up: threading.Event | None = None,
 ) -> tuple[tuple[ProbeAnswer, ...], tuple[ProbeSkipped, ...]]:
+    """``given_up``: set when nobody waits for the answers any more; a probe still
+    waiting for its turn then sends nothing (at most one given-up probe runs on)."""
     with _PROBING:
+        if given_up is not None and given_up.is_set():
+            return (), ()
         return _probe_now(snapshot, info, options)
 
 
@@ -224,8 +231,13 @@ def gather(
     # Both sources run in helper processes; run them side by side so a silent address
     # (the liveness timeout) and the probe's slowest network overlap instead of adding up.
     probe_time: dict[str, float] = {}  # its own: a probe given up may end after the check
+    given_up = threading.Event()
     probed = (
-        _Background(functools.partial(_timed, probe_time, "probe", _probe, snapshot, info, options))
+        _Background(
+            functools.partial(
+                _timed, probe_time, "probe", _probe, snapshot, info, options, given_up
+            )
+        )
         if options.probe
         else None
     )
@@ -236,6 +248,7 @@ def gather(
         if on_partial is not None:
             on_partial(snapshot)
         if give_up is not None and _gave_up(probed, looked, give_up):
+            given_up.set()
             timed["probe given up"] = time.monotonic() - looked
             return snapshot, info, run_dir
         answers, skipped = probed.result()

@@ -10,6 +10,8 @@ probe's own findings wait for the whole check.
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
 
 from aardcheck.checks.analysis import analyse, needs_probe
@@ -58,26 +60,31 @@ def early_report(
 #: probe aardvark-dns answers takes ~50 ms; one still running is in a timeout (aardvark
 #: 1.4 drops the queries that arrive while it reloads, containers/aardvark-dns#389).
 GIVE_UP_AFTER = 0.25
+#: Checks give up their probes only while the last probe waited for ended less than
+#: this long ago: under any churn, the resolver's findings are at most this much (plus
+#: one probe) late.
+PATIENCE_SPAN = 5.0
 
 
 class ProbePatience:
     """When a watcher check stops waiting for its probe: it has run ``GIVE_UP_AFTER``,
     work came since the check began (``requests`` counts the watcher's work requests),
-    and the check before did not give up its own. A check that gives up has reported
-    everything but the probe's findings (``early_report``); the next check starts at
-    once and probes again, and every other check's probe is waited for, so the
-    resolver's findings are raised and cleared under any churn."""
+    and a probe was waited for within ``PATIENCE_SPAN``. A check that gives up has
+    reported everything but the probe's findings (``early_report``), and the next check
+    starts at once and probes again."""
 
-    def __init__(self, requests: Callable[[], int]) -> None:
+    def __init__(self, requests: Callable[[], int], clock: Callable[[], float] = time.monotonic):
         self._requests = requests
-        self._gave_up_last = False
+        self._clock = clock
+        self._waited_at = -math.inf
 
     def for_check(self) -> Callable[[float], bool] | None:
         """The ``give_up`` of the check that begins now (None: wait for its probe)."""
-        if self._gave_up_last:
+        if self._clock() - self._waited_at >= PATIENCE_SPAN:
             return None
         seen = self._requests()
         return lambda ran: ran >= GIVE_UP_AFTER and self._requests() > seen
 
     def ended(self, gave_up: bool) -> None:
-        self._gave_up_last = gave_up
+        if not gave_up:
+            self._waited_at = self._clock()

@@ -108,17 +108,21 @@ def test_a_probe_given_up_leaves_the_partial_snapshot_and_the_next_waits_for_it(
     assert result.probe_given_up and not result.snapshot.probed
     assert asked == sorted(asked)
     assert not [f for f in result.findings if needs_probe(f)]
-    second = threading.Thread(
+    # a second check gives its probe up while it waits for its turn: it never runs
+    asked.clear()
+    again = runner.check_with(session, options, None, give_up)  # type: ignore[arg-type]
+    assert again.probe_given_up and running == ["start"]
+    third = threading.Thread(
         target=runner.check_with,
         args=(session, options),  # waits for its probe
         daemon=True,
     )
-    second.start()
+    third.start()
     time.sleep(0.2)
-    assert running == ["start"]  # the second probe waits for the first to end
+    assert running == ["start"]  # the third probe waits for the first to end
     release.set()
-    second.join(timeout=10)
-    assert running == ["start", "end", "start", "end"]
+    third.join(timeout=10)
+    assert running == ["start", "end", "start", "end"]  # the second one sent nothing
 
 
 def test_no_probe_no_partial(monkeypatch: pytest.MonkeyPatch) -> None:

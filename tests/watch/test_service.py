@@ -17,7 +17,7 @@ from aardcheck.findings import CheckContext, CheckResult, Finding, Kind, Severit
 from aardcheck.models import Liveness, Snapshot
 from aardcheck.runner.options import CheckOptions
 from aardcheck.watch import service
-from aardcheck.watch.early import GIVE_UP_AFTER, PROBE_GIVEN_UP, ProbePatience
+from aardcheck.watch.early import GIVE_UP_AFTER, PATIENCE_SPAN, PROBE_GIVEN_UP, ProbePatience
 from aardcheck.watch.followups import CONFIRM_AFTER, CONFIRM_SILENT, LOOK_AGAIN
 from aardcheck.watch.options import WatchOptions
 from aardcheck.watch.output import Reporter
@@ -267,14 +267,15 @@ def test_a_check_that_gave_up_its_probe_leaves_the_probes_findings_alone(
     assert watcher.timetable.next_at() is None or watcher.timetable.next_at() >= before
     outcomes.append(result_of(healthy))
     watcher.check(follow)
-    assert asked[0] is not None and asked[1] is not None
-    assert asked[2] is None  # the check after a give-up waits for its probe
+    assert asked[0] is None and asked[1] is not None  # the first check waits for its probe
     assert f"resolved: resolver-down network={NET}" in err.getvalue()
 
 
-def test_patience_gives_up_a_probe_in_a_timeout_for_new_work_never_twice() -> None:
-    requests = [0]
-    patience = ProbePatience(lambda: requests[0])
+def test_patience_gives_up_a_probe_in_a_timeout_for_new_work_for_a_bounded_span() -> None:
+    requests, now = [0], [100.0]
+    patience = ProbePatience(lambda: requests[0], lambda: now[0])
+    assert patience.for_check() is None  # no probe waited for yet (the first check)
+    patience.ended(False)
     give_up = patience.for_check()
     assert give_up is not None
     assert not give_up(GIVE_UP_AFTER + 1)  # no new work: wait for the probe
@@ -282,6 +283,10 @@ def test_patience_gives_up_a_probe_in_a_timeout_for_new_work_never_twice() -> No
     assert not give_up(GIVE_UP_AFTER / 2)  # a probe that may still answer in time
     assert give_up(GIVE_UP_AFTER)
     patience.ended(True)
-    assert patience.for_check() is None  # the next check's probe is waited for
+    now[0] += PATIENCE_SPAN / 2
+    assert patience.for_check() is not None  # given up again, within the span
+    patience.ended(True)
+    now[0] += PATIENCE_SPAN / 2
+    assert patience.for_check() is None  # the span is over: this check waits
     patience.ended(False)
     assert patience.for_check() is not None
