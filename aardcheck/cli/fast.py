@@ -230,6 +230,16 @@ def _match(by_flag: dict[str, Option], token: str) -> tuple[Option | None, str |
     return None, None
 
 
+def _first_socket(url: str | None) -> str | None:
+    """The unix socket the command will ask first: ``--url``'s, else the default one or
+    the private service started now in its place (None: not a unix socket)."""
+    if url:
+        return os.path.normpath(url.removeprefix("unix://")) if url.startswith("unix://") else None
+    from aardcheck.sources.private_service import prestart
+
+    return prestart()
+
+
 def run(argv: Sequence[str]) -> None:
     """Run the command when argv is plain (never returns then); else return at once."""
     if not argv or argv[0] not in COMMANDS:
@@ -238,15 +248,12 @@ def run(argv: Sequence[str]) -> None:
     params = parse(command, argv[1:])
     if params is None:
         return
-    if command.name in ASKS_PODMAN and not params.get("url"):
-        from aardcheck.sources.private_service import prestart
+    # podman's service starts, and answers the check's first requests, while Python
+    # imports what the command needs
+    if command.name in ASKS_PODMAN and (sock := _first_socket(params.get("url"))) is not None:
+        from aardcheck.sources import prefetch
 
-        # podman's service starts, and answers the check's first requests, while Python
-        # imports what the command needs
-        if (sock := prestart()) is not None:
-            from aardcheck.sources import prefetch
-
-            prefetch.begin(sock)
+        prefetch.begin(sock)
     from aardcheck.cli import run as bodies
 
     body: Callable[..., Any] = getattr(bodies, command.name)

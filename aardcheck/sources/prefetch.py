@@ -135,7 +135,8 @@ def begin(path: str) -> None:
 
 
 def _on(path: str) -> Prefetch | None:
-    return _started[0] if _started and _started[0].path == path else None
+    same = _started and os.path.normpath(_started[0].path) == os.path.normpath(path)
+    return _started[0] if same else None
 
 
 def take(path: str, target: str, timeout: float) -> bytes | None:

@@ -184,3 +184,21 @@ def test_gather_asks_again_when_a_file_changed_after_the_prefetch(
     calls.clear()
     runner.gather(Session(), options, INFO)  # type: ignore[arg-type]
     assert calls == [True]
+
+
+def test_the_socket_asked_first_is_the_urls_or_the_default_or_the_private_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from aardcheck.cli import fast
+    from aardcheck.sources import private_service
+
+    monkeypatch.setattr(private_service, "prestart", lambda: "/run/podman/podman.sock")
+    assert fast._first_socket(None) == "/run/podman/podman.sock"
+    assert fast._first_socket("unix:///tmp/x//api.sock") == "/tmp/x/api.sock"
+    assert fast._first_socket("tcp://127.0.0.1:8080") is None
+    assert fast._first_socket("ssh://core@host/run/podman/podman.sock") is None
+
+
+def test_a_prefetch_is_found_under_the_sessions_spelling_of_the_path(podman: FakePodman) -> None:
+    prefetch.begin(f"{podman.path.parent}//./{podman.path.name}")
+    assert prefetch.take(str(podman.path), prefetch.PING_TARGET, 5) is not None
