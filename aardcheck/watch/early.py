@@ -6,6 +6,11 @@ timeout and a retry, more than the rest of the check. The findings that do not d
 the probe (a stale line, a dead address, a missing name) are the same with or without
 its answers, so they are settled and reported from the partial snapshot at once; the
 probe's own findings wait for the whole check.
+
+A check whose probe is stuck in such a timeout also holds up the next check, and with
+it the next stale line. When new work comes meanwhile, the check stops waiting for its
+probe (``ProbePatience``): it is over for everything but the probe's findings, and the
+next check, which probes again, starts at once.
 """
 
 from __future__ import annotations
