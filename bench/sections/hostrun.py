@@ -12,6 +12,8 @@ At each size every variant runs once per round, alternating (``timing.alternate`
   container listings asked at once from a running service (the check needs both: the
   compatible one alone has per-network addresses and aliases, the libpod one alone pids
   and pods), in this process - no cold check can take less than the two added
+- the floor of a cold check without a system socket: ``python -c pass``, and a private
+  service started, asked both listings at once and stopped, in this process
 
 ``anatomy`` takes the private service and the API apart once: how fast it listens and
 answers, what each request costs, how long SIGTERM takes.
@@ -49,6 +51,7 @@ CHECK_FULL_PRIVATE = "aardcheck check (private service)"
 CHECK_FAST_WATCHER = "aardcheck check --no-probe (answered by a watcher)"
 PYTHON_START = "python -c pass"
 BOTH_LISTINGS = "API: both container listings at once"
+PRIVATE_LISTINGS = "private service: started, both container listings at once, stopped"
 #: How long a freshly started watcher may take to answer its first check.
 WATCHER_READY_TIMEOUT = 120.0
 BEFORE = "before: "
@@ -147,6 +150,8 @@ def measure_step(
     python_env = scenario.aardcheck_env(url)
     variants[PYTHON_START] = lambda: run_timed(python, env=python_env, cwd=str(REPO))
     variants[BOTH_LISTINGS] = lambda: _both_listings(url.removeprefix("unix://"))
+    service_env = scenario.host.process_env()
+    variants[PRIVATE_LISTINGS] = lambda: _private_listings(service_env)
     for prefix, tree in trees.items():
         variants[prefix + CHECK_FAST_API] = check(tree, False, url)
         variants[prefix + CHECK_FAST_PRIVATE] = check(tree, False, None)
@@ -252,12 +257,11 @@ def _requests(socket_path: str, rounds: int) -> dict[str, float]:
     return {name: statistics.median(v) * 1000 for name, v in spent.items()}
 
 
-def _service_once(env: dict[str, str]) -> dict[str, float]:
-    """Start a service like aardcheck's private one; time each phase until it is gone."""
+@contextlib.contextmanager
+def _service(env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """A service started like aardcheck's private one, on a socket of its own; gone after."""
     directory = Path(tempfile.mkdtemp(prefix="aardbench-svc-"))
     sock = directory / "podman.sock"
-    marks: dict[str, float] = {}
-    started = time.perf_counter()
     proc = subprocess.Popen(
         ["podman", "system", "service", "--time=120", f"unix://{sock}"],
         env=env,
@@ -267,9 +271,46 @@ def _service_once(env: dict[str, str]) -> dict[str, float]:
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while not sock.exists() and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.002)
+        yield proc, sock
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        sock.unlink(missing_ok=True)
+        directory.rmdir()
+
+
+def _listening(proc: subprocess.Popen[bytes], sock: Path, poll: float) -> None:
+    deadline = time.monotonic() + 30
+    while not sock.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(poll)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+
+
+def _private_listings(env: dict[str, str]) -> Sample:
+    """What a check without a system socket cannot avoid: a private service started, its
+    socket waited for (5 ms polls, as aardcheck's), both container listings at once, and
+    the service stopped."""
+
+    def block() -> None:
+        with _service(env) as (proc, sock):
+            _listening(proc, sock, 0.005)
+            _both_listings(str(sock))
+            _stop(proc)
+
+    return time_block(block)
+
+
+def _service_once(env: dict[str, str]) -> dict[str, float]:
+    """Start a service like aardcheck's private one; time each phase until it is gone."""
+    marks: dict[str, float] = {}
+    started = time.perf_counter()
+    with _service(env) as (proc, sock):
+        _listening(proc, sock, 0.002)
         marks["socket appears"] = time.perf_counter() - started
         client = UnixHttp(str(sock), 30)
         before = time.perf_counter()
@@ -281,15 +322,8 @@ def _service_once(env: dict[str, str]) -> dict[str, float]:
         marks["(first /info itself)"] = time.perf_counter() - before
         client.close()
         before = time.perf_counter()
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
+        _stop(proc)
         marks["SIGTERM to exit"] = time.perf_counter() - before
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=30)
-        sock.unlink(missing_ok=True)
-        directory.rmdir()
     return marks
 
 

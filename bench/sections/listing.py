@@ -19,6 +19,7 @@ from bench.sections.hostrun import (
     CHECK_FAST_PRIVATE,
     CHECK_FAST_WATCHER,
     LISTING,
+    PRIVATE_LISTINGS,
     PYTHON_START,
     Anatomy,
     Step,
@@ -36,6 +37,34 @@ def _floor_ratio(python: Series, listings: Series, base: Series) -> float:
     rounds = zip(python.samples, listings.samples, base.samples, strict=True)
     ratios = [(p.wall + b.wall) / c.wall for p, b, c in rounds if c.wall > 0]
     return statistics.median(ratios) if ratios else float("nan")
+
+
+def _floors(section: Section, step: Step) -> None:
+    """What no cold check can be below: through a running service, and with a private one."""
+    s, base = step.series, step.series[LISTING]
+    if PYTHON_START in s and BOTH_LISTINGS in s:
+        floor = _floor_ratio(s[PYTHON_START], s[BOTH_LISTINGS], base)
+        section.figure(
+            f"1-{step.label}-floor",
+            f"{step.label}: floor of a cold check, (`python -c pass` + podman's two "
+            "container listings at once) / podman listing",
+            floor,
+            "x",
+            note=f"{ms(s[PYTHON_START].median())} + {ms(s[BOTH_LISTINGS].median())}; "
+            "no cold check through the API service can be below it",
+        )
+    if PYTHON_START in s and PRIVATE_LISTINGS in s:
+        floor = _floor_ratio(s[PYTHON_START], s[PRIVATE_LISTINGS], base)
+        section.figure(
+            f"1-{step.label}-private-floor",
+            f"{step.label}: floor of a cold check without a system socket, (`python -c "
+            "pass` + a private service started, both listings at once, stopped) / "
+            "podman listing",
+            floor,
+            "x",
+            note=f"{ms(s[PYTHON_START].median())} + {ms(s[PRIVATE_LISTINGS].median())}; "
+            "no cold check with a private service can be below it",
+        )
 
 
 def build(steps: Sequence[Step], anatomies: Mapping[str, Anatomy]) -> Section:
@@ -68,17 +97,7 @@ def build(steps: Sequence[Step], anatomies: Mapping[str, Anatomy]) -> Section:
             at_most(value, WATCHER_LIMIT),
             answered + " (the others computed cold)",
         )
-        if PYTHON_START in s and BOTH_LISTINGS in s:
-            floor = _floor_ratio(s[PYTHON_START], s[BOTH_LISTINGS], base)
-            section.figure(
-                f"1-{step.label}-floor",
-                f"{step.label}: floor of a cold check, (`python -c pass` + podman's two "
-                "container listings at once) / podman listing",
-                floor,
-                "x",
-                note=f"{ms(s[PYTHON_START].median())} + {ms(s[BOTH_LISTINGS].median())}; "
-                "no cold check through the API service can be below it",
-            )
+        _floors(section, step)
         row = [step.label, ms(base.median()), ms(s[CHECK_FAST_API].median())]
         row += [ms(s[CHECK_FAST_PRIVATE].median()), ms(s[CHECK_FAST_WATCHER].median())]
         row += [ratio(median_ratio(s[CHECK_FAST_API], base))]
