@@ -87,29 +87,7 @@ def _liveness(snapshot: Snapshot, info: HostInfo, timeout: float) -> tuple[Addre
     return liveness.check_liveness_many(requests, timeout=timeout) if requests else ()
 
 
-#: One probe at a time: a probe its check gave up (``gather``'s ``give_up``) still runs
-#: to its end, bounded by its budget, and the next one waits for it rather than doubling
-#: the queries aardvark-dns gets.
-_PROBING = threading.Lock()
-#: Seconds between two looks at ``give_up`` while the probe runs.
-_GIVE_UP_POLL = 0.05
-
-
 def _probe(
-    snapshot: Snapshot,
-    info: HostInfo,
-    options: CheckOptions,
-    given_up: threading.Event | None = None,
-) -> tuple[tuple[ProbeAnswer, ...], tuple[ProbeSkipped, ...]]:
-    """``given_up``: set when nobody waits for the answers any more; a probe still
-    waiting for its turn then sends nothing (at most one given-up probe runs on)."""
-    with _PROBING:
-        if given_up is not None and given_up.is_set():
-            return (), ()
-        return _probe_now(snapshot, info, options)
-
-
-def _probe_now(
     snapshot: Snapshot, info: HostInfo, options: CheckOptions
 ) -> tuple[tuple[ProbeAnswer, ...], tuple[ProbeSkipped, ...]]:
     from aardcheck.sources.probe import ProbeTarget, probe_networks
@@ -159,16 +137,6 @@ def _changed_since(directory: DnsDirectory, when: float) -> bool:
     return False
 
 
-def _gave_up(probe: threading.Thread, began: float, give_up: Callable[[float], bool]) -> bool:
-    """Wait for the probe unless ``give_up``, asked with the seconds it has run, says to
-    stop waiting. Bounded: the probe ends within its own budget."""
-    while probe.is_alive():
-        probe.join(_GIVE_UP_POLL)
-        if probe.is_alive() and give_up(time.monotonic() - began):
-            return True
-    return False
-
-
 def _check_selection(snapshot: Snapshot, wanted: Sequence[str]) -> None:
     known = {f.network for f in snapshot.directory.files}
     known |= {n.name for n in snapshot.podman.networks}
@@ -186,7 +154,6 @@ def gather(
     info: HostInfo | None = None,
     on_partial: Callable[[Snapshot], None] | None = None,
     phases: dict[str, float] | None = None,
-    give_up: Callable[[float], bool] | None = None,
 ) -> tuple[Snapshot, HostInfo, RunDir]:
     """The files, podman's listing, the liveness of unknown addresses and, with
     ``options.probe``, the resolver's answers. ``on_partial`` is given the snapshot
@@ -194,9 +161,7 @@ def gather(
     timeout or two (aardvark-dns 1.4 leaves queries unanswered while it reloads), and
     the findings that do not depend on it need not wait for it. ``phases``, when given,
     receives the seconds each part took (``listing``, ``liveness``, ``probe``): what a
-    slow check spent its time on. ``give_up`` (the watcher's) is asked while the probe
-    runs, after ``on_partial``, with the seconds it has run: True returns the partial
-    snapshot (``probed`` stays False) and leaves the probe to end on its own."""
+    slow check spent its time on."""
     timed = phases if phases is not None else {}
     begun = time.monotonic()
     info = info or session.host_info()
@@ -230,14 +195,8 @@ def gather(
         _check_selection(snapshot, sorted(options.networks))
     # Both sources run in helper processes; run them side by side so a silent address
     # (the liveness timeout) and the probe's slowest network overlap instead of adding up.
-    probe_time: dict[str, float] = {}  # its own: a probe given up may end after the check
-    given_up = threading.Event()
     probed = (
-        _Background(
-            functools.partial(
-                _timed, probe_time, "probe", _probe, snapshot, info, options, given_up
-            )
-        )
+        _Background(functools.partial(_timed, timed, "probe", _probe, snapshot, info, options))
         if options.probe
         else None
     )
@@ -247,12 +206,7 @@ def gather(
     if probed is not None:
         if on_partial is not None:
             on_partial(snapshot)
-        if give_up is not None and _gave_up(probed, looked, give_up):
-            given_up.set()
-            timed["probe given up"] = time.monotonic() - looked
-            return snapshot, info, run_dir
         answers, skipped = probed.result()
-        timed.update(probe_time)
         snapshot = replace(snapshot, probes=answers, probe_skipped=skipped, probed=True)
     return snapshot, info, run_dir
 
@@ -261,10 +215,8 @@ def check_with(
     session: PodmanSession,
     options: CheckOptions,
     on_partial: Callable[[Snapshot], None] | None = None,
-    give_up: Callable[[float], bool] | None = None,
 ) -> CheckResult:
-    """One check; ``on_partial`` and ``give_up`` as in ``gather`` (a CNI host's check has
-    no early part)."""
+    """One check; ``on_partial`` as in ``gather`` (a CNI host's check has no early part)."""
     started = time.monotonic()
     info = session.host_info()
     if info.network_backend == "cni":
@@ -273,7 +225,7 @@ def check_with(
 
         return check_cni(session, options, info)
     phases: dict[str, float] = {}
-    snapshot, info, run_dir = gather(session, options, info, on_partial, phases, give_up)
+    snapshot, info, run_dir = gather(session, options, info, on_partial, phases)
     findings = analyse(snapshot, ignore=options.ignore)
     return CheckResult(
         snapshot=snapshot,
@@ -287,7 +239,6 @@ def check_with(
         ),
         duration_s=time.monotonic() - started,
         phases=tuple(phases.items()),
-        probe_given_up=options.probe and not snapshot.probed,
     )
 
 

@@ -4,7 +4,6 @@ before the probe ends, and the findings decided from it are the whole check's.""
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import replace
 from ipaddress import ip_address
 from pathlib import Path
@@ -34,12 +33,6 @@ class FakeSession:
 
     def state(self, *, early: bool = False) -> Any:
         return self.snapshot.podman
-
-    def host_info(self) -> HostInfo:
-        return INFO
-
-    url = "unix:///fake.sock"
-    private = False
 
 
 def fake_sources(monkeypatch: pytest.MonkeyPatch, snapshot: Snapshot) -> None:
@@ -74,55 +67,6 @@ def test_the_partial_snapshot_comes_before_the_probe_ends(monkeypatch: pytest.Mo
     assert not partial.probed and partial.probes == () and partial.probe_skipped == ()
     assert partial.liveness == snapshot.liveness
     assert whole.probed and whole.probes == (answer,)
-
-
-def test_a_probe_given_up_leaves_the_partial_snapshot_and_the_next_waits_for_it(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The watcher's ``give_up`` ends the wait for a probe in a timeout: the check
-    returns without the probe's answers at once, and the next probe starts only when
-    the given-up one has ended (one probe at a time)."""
-    snapshot = load_scenario("seed-dead-alias")
-    fake_sources(monkeypatch, snapshot)
-    release = threading.Event()
-    running: list[str] = []
-
-    def probe_now(s: Snapshot, info: HostInfo, options: CheckOptions) -> Any:
-        running.append("start")
-        release.wait(timeout=10)  # a probe in a timeout (bounded)
-        running.append("end")
-        return (), ()
-
-    monkeypatch.setattr(runner, "_probe_now", probe_now)
-    options = CheckOptions(aardvark_version=snapshot.aardvark_version)
-    asked: list[float] = []
-
-    def give_up(ran: float) -> bool:
-        asked.append(ran)
-        return len(asked) >= 2
-
-    started = time.monotonic()
-    session = FakeSession(snapshot)
-    result = runner.check_with(session, options, None, give_up)  # type: ignore[arg-type]
-    assert time.monotonic() - started < 5 and running == ["start"]
-    assert result.probe_given_up and not result.snapshot.probed
-    assert asked == sorted(asked)
-    assert not [f for f in result.findings if needs_probe(f)]
-    # a second check gives its probe up while it waits for its turn: it never runs
-    asked.clear()
-    again = runner.check_with(session, options, None, give_up)  # type: ignore[arg-type]
-    assert again.probe_given_up and running == ["start"]
-    third = threading.Thread(
-        target=runner.check_with,
-        args=(session, options),  # waits for its probe
-        daemon=True,
-    )
-    third.start()
-    time.sleep(0.2)
-    assert running == ["start"]  # the third probe waits for the first to end
-    release.set()
-    third.join(timeout=10)
-    assert running == ["start", "end", "start", "end"]  # the second one sent nothing
 
 
 def test_no_probe_no_partial(monkeypatch: pytest.MonkeyPatch) -> None:
