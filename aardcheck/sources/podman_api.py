@@ -86,10 +86,6 @@ def mark_gone_processes(containers: tuple[Container, ...]) -> tuple[Container, .
     return tuple(replace(c, process_gone=True) if c.id in gone else c for c in containers)
 
 
-#: The API version a path names when the server has not said its own (any podman since
-#: 4.0 serves it).
-
-
 class PodmanSession:
     """One connection to the API; counts requests so benchmarks can show the call pattern."""
 

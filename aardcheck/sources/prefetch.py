@@ -23,7 +23,8 @@ import os
 import threading
 import time
 
-#: The libpod API version asked for before podman has said its own (its ``_ping`` does).
+#: The libpod API version a path names before podman has said its own (its ``_ping``
+#: does); any podman since 4.0 serves it.
 LIBPOD_FALLBACK = "4.0.0"
 #: The libpod path of ``/_ping`` before any header is known (``PodmanSession._target``).
 PING_TARGET = f"/v{LIBPOD_FALLBACK}/libpod/_ping"
