@@ -82,6 +82,9 @@ class CheckResult:
     dnsname_networks: tuple[str, ...] = ()
     #: Seconds each part of the check took, in the order they ended (``runner.check.gather``).
     phases: tuple[tuple[str, float], ...] = ()
+    #: The check stopped waiting for its probe (the watcher's, for new work): its
+    #: findings say nothing of the resolver's answers, neither raised nor cleared.
+    probe_stopped: bool = False
 
     @property
     def checked_networks(self) -> tuple[str, ...]:

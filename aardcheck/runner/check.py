@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from aardcheck.checks.analysis import analyse, liveness_requests
 from aardcheck.checks.probe_plan import plan_probes
@@ -33,6 +33,9 @@ from aardcheck.sources.aardvark_files import (
 )
 from aardcheck.sources.podman_api import PodmanSession, connect
 from aardcheck.sources.podman_host import HostInfo
+
+if TYPE_CHECKING:
+    from aardcheck.sources.netns import Stopper
 
 T = TypeVar("T")
 
@@ -87,8 +90,18 @@ def _liveness(snapshot: Snapshot, info: HostInfo, timeout: float) -> tuple[Addre
     return liveness.check_liveness_many(requests, timeout=timeout) if requests else ()
 
 
+#: Seconds between two looks at ``give_up`` while the probe runs.
+_GIVE_UP_POLL = 0.05
+#: Seconds a stopped probe is waited for: its agents are killed at once, but an agent
+#: that ``podman unshare`` started outside their process group ends only at its budget.
+_STOP_WAIT = 1.0
+
+
 def _probe(
-    snapshot: Snapshot, info: HostInfo, options: CheckOptions
+    snapshot: Snapshot,
+    info: HostInfo,
+    options: CheckOptions,
+    stopper: Stopper | None = None,
 ) -> tuple[tuple[ProbeAnswer, ...], tuple[ProbeSkipped, ...]]:
     from aardcheck.sources.probe import ProbeTarget, probe_networks
 
@@ -101,7 +114,11 @@ def _probe(
             ProbeTarget.planned(p, _rootless_uid(info)) for p in planned if p.rdtypes == rdtypes
         ]
         got, missed = probe_networks(
-            targets, count=options.probe_count, timeout=options.probe_timeout, rdtypes=rdtypes
+            targets,
+            count=options.probe_count,
+            timeout=options.probe_timeout,
+            rdtypes=rdtypes,
+            stopper=stopper,
         )
         answers.extend(got)
         failed.extend(missed)
@@ -137,6 +154,22 @@ def _changed_since(directory: DnsDirectory, when: float) -> bool:
     return False
 
 
+def _gave_up(
+    probe: threading.Thread, began: float, give_up: Callable[[float], bool], stopper: Stopper
+) -> bool:
+    """Wait for the probe unless ``give_up``, asked with the seconds it has run, says to
+    stop waiting: then the probe is stopped (its agents killed) and waited for, which
+    takes milliseconds - no probe runs on behind the check. Bounded: the probe ends
+    within its own budget, and is waited for at most ``_STOP_WAIT`` once stopped."""
+    while probe.is_alive():
+        probe.join(_GIVE_UP_POLL)
+        if probe.is_alive() and give_up(time.monotonic() - began):
+            stopper.stop()
+            probe.join(_STOP_WAIT)
+            return True
+    return False
+
+
 def _check_selection(snapshot: Snapshot, wanted: Sequence[str]) -> None:
     known = {f.network for f in snapshot.directory.files}
     known |= {n.name for n in snapshot.podman.networks}
@@ -154,6 +187,7 @@ def gather(
     info: HostInfo | None = None,
     on_partial: Callable[[Snapshot], None] | None = None,
     phases: dict[str, float] | None = None,
+    give_up: Callable[[float], bool] | None = None,
 ) -> tuple[Snapshot, HostInfo, RunDir]:
     """The files, podman's listing, the liveness of unknown addresses and, with
     ``options.probe``, the resolver's answers. ``on_partial`` is given the snapshot
@@ -161,7 +195,9 @@ def gather(
     timeout or two (aardvark-dns 1.4 leaves queries unanswered while it reloads), and
     the findings that do not depend on it need not wait for it. ``phases``, when given,
     receives the seconds each part took (``listing``, ``liveness``, ``probe``): what a
-    slow check spent its time on."""
+    slow check spent its time on. ``give_up`` (the watcher's) is asked while the probe
+    runs, after ``on_partial``, with the seconds it has run: True stops the probe and
+    returns the partial snapshot (``probed`` stays False)."""
     timed = phases if phases is not None else {}
     begun = time.monotonic()
     info = info or session.host_info()
@@ -195,17 +231,22 @@ def gather(
         _check_selection(snapshot, sorted(options.networks))
     # Both sources run in helper processes; run them side by side so a silent address
     # (the liveness timeout) and the probe's slowest network overlap instead of adding up.
-    probed = (
-        _Background(functools.partial(_timed, timed, "probe", _probe, snapshot, info, options))
-        if options.probe
-        else None
-    )
+    probed: _Background[tuple[tuple[ProbeAnswer, ...], tuple[ProbeSkipped, ...]]] | None = None
+    if options.probe:
+        from aardcheck.sources.netns import Stopper
+
+        stopper = Stopper()
+        probe = functools.partial(_timed, timed, "probe", _probe, snapshot, info, options, stopper)
+        probed = _Background(probe)
     looked = time.monotonic()
     snapshot = replace(snapshot, liveness=_liveness(snapshot, info, options.liveness_timeout))
     timed["liveness"] = time.monotonic() - looked
     if probed is not None:
         if on_partial is not None:
             on_partial(snapshot)
+        if give_up is not None and _gave_up(probed, looked, give_up, stopper):
+            timed["probe stopped"] = timed.pop("probe", time.monotonic() - looked)
+            return snapshot, info, run_dir
         answers, skipped = probed.result()
         snapshot = replace(snapshot, probes=answers, probe_skipped=skipped, probed=True)
     return snapshot, info, run_dir
@@ -215,8 +256,10 @@ def check_with(
     session: PodmanSession,
     options: CheckOptions,
     on_partial: Callable[[Snapshot], None] | None = None,
+    give_up: Callable[[float], bool] | None = None,
 ) -> CheckResult:
-    """One check; ``on_partial`` as in ``gather`` (a CNI host's check has no early part)."""
+    """One check; ``on_partial`` and ``give_up`` as in ``gather`` (a CNI host's check has
+    no early part)."""
     started = time.monotonic()
     info = session.host_info()
     if info.network_backend == "cni":
@@ -225,7 +268,7 @@ def check_with(
 
         return check_cni(session, options, info)
     phases: dict[str, float] = {}
-    snapshot, info, run_dir = gather(session, options, info, on_partial, phases)
+    snapshot, info, run_dir = gather(session, options, info, on_partial, phases, give_up)
     findings = analyse(snapshot, ignore=options.ignore)
     return CheckResult(
         snapshot=snapshot,
@@ -239,6 +282,7 @@ def check_with(
         ),
         duration_s=time.monotonic() - started,
         phases=tuple(phases.items()),
+        probe_stopped=options.probe and not snapshot.probed,
     )
 
 

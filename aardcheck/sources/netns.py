@@ -17,8 +17,10 @@ per-task ``{"error": reason}`` so that callers report it as data.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -100,40 +102,103 @@ def agent_command(entry: Entry) -> list[str]:
     return ["podman", "unshare", *agent] if entry.unshare else agent
 
 
-def run_agent(entry: Entry, tasks: Sequence[TaskSpec], *, budget: float) -> list[TaskResult]:
-    """Run one agent for ``tasks``; one result per task, failures as ``{"error": ...}``."""
+#: What a task of an agent that was stopped reports.
+STOPPED = "stopped: nobody waits for the answers any more"
+
+
+class Stopper:
+    """Ends the agents of a run at once, from another thread: the watcher's check that
+    stops waiting for a probe kills it, so that the next check's probe starts now, from
+    its own listing, and no agent is left holding a container's namespace. Each agent is
+    the leader of its own process group, which ``podman unshare``'s child joins."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: set[subprocess.Popen[str]] = set()
+        self.stopped = threading.Event()
+
+    def stop(self) -> None:
+        with self._lock:
+            self.stopped.set()
+            for proc in self._running:
+                _kill_group(proc)
+
+    def started(self, proc: subprocess.Popen[str]) -> None:
+        with self._lock:
+            self._running.add(proc)
+            if self.stopped.is_set():
+                _kill_group(proc)
+
+    def ended(self, proc: subprocess.Popen[str]) -> None:
+        with self._lock:
+            self._running.discard(proc)
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    if proc.returncode is not None:
+        return  # reaped: its pid may belong to another process by now
+    with contextlib.suppress(OSError):  # gone meanwhile
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def run_agent(
+    entry: Entry,
+    tasks: Sequence[TaskSpec],
+    *,
+    budget: float,
+    stopper: Stopper | None = None,
+) -> list[TaskResult]:
+    """Run one agent for ``tasks``; one result per task, failures as ``{"error": ...}``
+    (``STOPPED`` for each task when ``stopper`` ended it)."""
     if not tasks:
         return []
     if entry.refusal:
         return _all_failed(tasks, entry.refusal)
+    if stopper is not None and stopper.stopped.is_set():
+        return _all_failed(tasks, STOPPED)
     job = json.dumps({"budget": budget, "tasks": list(tasks)})
     argv = agent_command(entry)
     how = "podman unshare" if entry.unshare else "the namespace agent"
     try:
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             argv,
-            input=job,
-            capture_output=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=budget + START_ALLOWANCE,
-            check=False,
+            start_new_session=stopper is not None,
         )
-    except subprocess.TimeoutExpired:
-        return _all_failed(tasks, f"{how} did not finish within {budget + START_ALLOWANCE:.1f} s")
     except OSError as exc:
         return _all_failed(tasks, f"cannot start {how}: {exc.strerror or exc}")
-    return _parse_reply(proc, tasks, how)
+    if stopper is not None:
+        stopper.started(proc)
+    try:
+        stdout, stderr = proc.communicate(job, timeout=budget + START_ALLOWANCE)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        return _all_failed(tasks, f"{how} did not finish within {budget + START_ALLOWANCE:.1f} s")
+    finally:
+        if stopper is not None:
+            stopper.ended(proc)
+    if stopper is not None and stopper.stopped.is_set():
+        return _all_failed(tasks, STOPPED)
+    done = subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
+    return _parse_reply(done, tasks, how)
 
 
 def run_agents(
-    jobs: Sequence[tuple[Entry, Sequence[TaskSpec]]], *, budget: float
+    jobs: Sequence[tuple[Entry, Sequence[TaskSpec]]],
+    *,
+    budget: float,
+    stopper: Stopper | None = None,
 ) -> list[list[TaskResult]]:
     """Run several agents at once (one per entry); results in the order of ``jobs``."""
     results: list[list[TaskResult]] = [[] for _ in jobs]
 
     def run(index: int) -> None:
         entry, tasks = jobs[index]
-        results[index] = run_agent(entry, tasks, budget=budget)
+        results[index] = run_agent(entry, tasks, budget=budget, stopper=stopper)
 
     threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(1, len(jobs))]
     for thread in threads:

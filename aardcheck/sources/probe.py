@@ -24,7 +24,6 @@ it holds a dot (``a.b``); single-label names are answered NXDOMAIN locally.
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from ipaddress import ip_address
@@ -36,7 +35,7 @@ import dns.rcode
 import dns.rdatatype
 
 from aardcheck.models import IPAddress, ProbeAnswer, ProbeSkipped, ProbeStatus, ProbeTry
-from aardcheck.sources.netns import Entry, TaskResult, entry_for, run_agents
+from aardcheck.sources.netns import Entry, Stopper, TaskResult, entry_for, run_agents
 
 DNS_PORT = 53
 DEFAULT_RDTYPES = ("A", "AAAA")
@@ -155,14 +154,17 @@ def probe_networks(
     count: int = 3,
     timeout: float = 1.0,
     rdtypes: Sequence[str] = DEFAULT_RDTYPES,
+    stopper: Stopper | None = None,
 ) -> tuple[tuple[ProbeAnswer, ...], tuple[ProbeSkipped, ...]]:
-    """Ask every target's names ``count`` times per rdtype; answers and skipped networks."""
+    """Ask every target's names ``count`` times per rdtype; answers and skipped networks.
+    ``stopper`` ends the run at once from another thread (what it returns then is
+    incomplete: meant for a caller that no longer waits for it)."""
     if count < 1 or not 0 < timeout <= 30:
         raise ValueError("count must be >= 1 and timeout in (0, 30] seconds")
     for rdtype in rdtypes:
         dns.rdatatype.from_text(rdtype)  # raises on an unknown type: a caller's mistake
     plans = [_plan(t, count, rdtypes) for t in targets]
-    outcome = _attempts(plans, count, timeout, rdtypes)
+    outcome = _attempts(plans, count, timeout, rdtypes, stopper or Stopper())
     answers: list[ProbeAnswer] = []
     skipped: list[ProbeSkipped] = []
     for plan in plans:
@@ -176,7 +178,7 @@ def probe_networks(
 Outcome = tuple[list[ProbeAnswer], ProbeSkipped | None]
 
 
-def _ask(plans: Sequence[_Plan], timeout: float) -> dict[int, Outcome]:
+def _ask(plans: Sequence[_Plan], timeout: float, stopper: Stopper) -> dict[int, Outcome]:
     """One attempt for every plan, all at once (one agent per entry); by ``id(plan)``."""
     by_entry: dict[Entry, list[_Plan]] = {}
     for plan in plans:
@@ -184,7 +186,7 @@ def _ask(plans: Sequence[_Plan], timeout: float) -> dict[int, Outcome]:
     jobs = [
         (entry, [_task(p, timeout) for p in entry_plans]) for entry, entry_plans in by_entry.items()
     ]
-    results = run_agents(jobs, budget=probe_budget(timeout))
+    results = run_agents(jobs, budget=probe_budget(timeout), stopper=stopper)
     outcome: dict[int, Outcome] = {}
     for entry_plans, entry_results in zip(by_entry.values(), results, strict=True):
         for plan, result in zip(entry_plans, entry_results, strict=True):
@@ -208,16 +210,20 @@ class _Progress:
 
 
 def _attempts(
-    plans: Sequence[_Plan], count: int, timeout: float, rdtypes: Sequence[str]
+    plans: Sequence[_Plan],
+    count: int,
+    timeout: float,
+    rdtypes: Sequence[str],
+    stopper: Stopper,
 ) -> dict[int, Outcome]:
     """Ask until each network answered, was silent twice, or cannot be asked (bounded:
-    ``MAX_ATTEMPTS`` rounds, all networks of a round at once)."""
+    ``MAX_ATTEMPTS`` rounds, all networks of a round at once), or ``stopper`` stops."""
     progress = {id(p): _Progress(p) for p in plans}
     current = {id(p): p for p in plans}
     for round_ in range(MAX_ATTEMPTS):
-        if round_:
-            time.sleep(RETRY_PAUSE)
-        outcome = _ask(list(current.values()), timeout)
+        if stopper.stopped.wait(RETRY_PAUSE if round_ else 0):
+            break
+        outcome = _ask(list(current.values()), timeout, stopper)
         again: dict[int, _Plan] = {}
         for key, plan in current.items():
             state = progress[key]

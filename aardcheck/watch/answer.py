@@ -111,8 +111,10 @@ class AnswerState:
     ) -> None:
         """A check that started at ``started`` succeeded; ``scope`` None: a full check.
         ``liveness_wait``: how long it waited for ARP/NDP replies."""
-        if result is None:
-            return  # nothing looked at: the events behind it keep the state stale
+        if result is None or result.probe_stopped:
+            # nothing looked at, or no probe answers to serve: the events behind it keep
+            # the state stale
+            return
         snap = result.snapshot
         looked_at = (
             {f.network for f in snap.directory.files} | {n.name for n in snap.podman.networks}

@@ -6,10 +6,18 @@ timeout and a retry, more than the rest of the check. The findings that do not d
 the probe (a stale line, a dead address, a missing name) are the same with or without
 its answers, so they are settled and reported from the partial snapshot at once; the
 probe's own findings wait for the whole check.
+
+A check whose probe is stuck in such a timeout also holds up the next check, and with
+it the next stale line. When new work comes meanwhile, the check stops its probe
+(``ProbePatience``; the probe's agents are killed, so nothing runs on and no namespace
+stays held): it is over for everything but the probe's findings, and the next check,
+which probes again from its own listing, starts at once.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
 
 from aardcheck.checks.analysis import analyse, needs_probe
@@ -18,8 +26,13 @@ from aardcheck.models import Snapshot
 from aardcheck.watch.followups import ContainerTransit
 from aardcheck.watch.transitions import FindingTracker, Transition
 
+#: The reason of the check that follows one that stopped its probe.
+PROBE_STOPPED = "probe stopped for new work"
 
-def _decided_without_probe(f: Finding) -> bool:
+
+def without_probe(f: Finding) -> bool:
+    """Whether ``f`` is decided without the probe (what a check that has not, or not
+    yet, got the probe's answers covers)."""
     return not needs_probe(f)
 
 
@@ -42,8 +55,42 @@ def early_report(
             started,
             finished=transit.finished_before(started),
             busy=transit.busy_at(started),
-            covers=_decided_without_probe,
+            covers=without_probe,
         )
         publish(update.transitions)
 
     return on_partial
+
+
+#: Seconds a probe may run before a check stops it when new work came: a probe
+#: aardvark-dns answers takes ~50 ms; one still running is in a timeout (aardvark 1.4
+#: answers nothing for seconds while churn makes it reload, containers/aardvark-dns#389).
+GIVE_UP_AFTER = 0.25
+#: Checks stop their probes only while the last probe waited for ended less than this
+#: long ago: under any churn, the resolver's findings are at most this much (plus one
+#: probe) late.
+PATIENCE_SPAN = 5.0
+
+
+class ProbePatience:
+    """When a watcher check stops its probe: it has run ``GIVE_UP_AFTER``, work came
+    since the check began (``requests`` counts the watcher's work requests), and a probe
+    was waited for within ``PATIENCE_SPAN``. A check that stops its probe has reported
+    everything but the probe's findings (``early_report``), and the next check starts at
+    once and probes again."""
+
+    def __init__(self, requests: Callable[[], int], clock: Callable[[], float] = time.monotonic):
+        self._requests = requests
+        self._clock = clock
+        self._waited_at = -math.inf
+
+    def for_check(self) -> Callable[[float], bool] | None:
+        """The ``give_up`` of the check that begins now (None: wait for its probe)."""
+        if self._clock() - self._waited_at >= PATIENCE_SPAN:
+            return None
+        seen = self._requests()
+        return lambda ran: ran >= GIVE_UP_AFTER and self._requests() > seen
+
+    def ended(self, stopped: bool) -> None:
+        if not stopped:
+            self._waited_at = self._clock()

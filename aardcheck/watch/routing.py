@@ -10,6 +10,13 @@ from aardcheck.sources.podman_api import PodmanSession
 CheckScope = frozenset[str] | None
 
 
+def scope_of(networks: CheckScope, selected: frozenset[str]) -> CheckScope:
+    """What a check of ``networks`` looks at under the user's ``--network`` selection."""
+    if networks is None:
+        return None
+    return networks & selected if selected else networks
+
+
 def memberships(snapshot: Snapshot) -> dict[str, frozenset[str]]:
     """Container id -> networks it is in or has a line in (to route podman's events)."""
     found: dict[str, set[str]] = {}

@@ -22,7 +22,7 @@ from aardcheck.runner.check import check_with
 from aardcheck.sources.podman_api import PodmanSession
 from aardcheck.watch.answer import AnswerServer, AnswerState
 from aardcheck.watch.directories import DirectoryWatch, guess_dirs
-from aardcheck.watch.early import early_report
+from aardcheck.watch.early import PROBE_STOPPED, ProbePatience, early_report, without_probe
 from aardcheck.watch.followups import (
     CONFIRM_AFTER,
     CONFIRM_SILENT,
@@ -40,7 +40,7 @@ from aardcheck.watch.options import WatchOptions
 from aardcheck.watch.output import Reporter, describe_error, phases_text, ready_line
 from aardcheck.watch.podman_events import FINISHED, PodmanEvent, PodmanEventStream
 from aardcheck.watch.repairs import Repairer
-from aardcheck.watch.routing import CheckScope, known_networks, memberships
+from aardcheck.watch.routing import CheckScope, known_networks, memberships, scope_of
 from aardcheck.watch.schedule import Backoff, Batch, Debouncer, RepairGate, Timetable
 from aardcheck.watch.transitions import FindingTracker, Transition
 from aardcheck.watch.wakeup import WorkSignal
@@ -68,6 +68,7 @@ class Watcher:
         self.metrics = metrics or WatchMetrics()
         self.signal = WorkSignal(Debouncer(options.debounce, options.max_delay))
         self.tracker = FindingTracker(settle=options.settle)
+        self.patience = ProbePatience(lambda: self.signal.requests)
         self.timetable = Timetable()
         self.link = PodmanLink(options.check.url)
         self.dirs = DirectoryWatch(self._request)
@@ -179,7 +180,7 @@ class Watcher:
         """Run one check on a worker thread so that a stop request (and the systemd
         watchdog) is served while podman is slow to answer. False when the check was
         abandoned because the watcher is stopping."""
-        scope = self._scope(batch)
+        scope = scope_of(batch.networks, self.options.check.networks)
         if scope is not None and not scope:
             return True  # only networks outside --network changed
         done = threading.Event()
@@ -232,15 +233,9 @@ class Watcher:
 
     # ----------------------------------------------------------------- one check
 
-    def _scope(self, batch: Batch) -> CheckScope:
-        selected = self.options.check.networks
-        if batch.networks is None:
-            return None
-        return batch.networks & selected if selected else batch.networks
-
     def check(self, batch: Batch) -> None:
         """Check the batch's networks; never raises (problems are reported)."""
-        scope = self._scope(batch)
+        scope = scope_of(batch.networks, self.options.check.networks)
         if scope is not None and not scope:
             return  # only networks outside --network changed
         if self.dirs.needs_rearm:
@@ -270,8 +265,9 @@ class Watcher:
         early = early_report(
             self.tracker, self._transit, self._publish, scope, started, options.ignore
         )
+        give_up = self.patience.for_check()
         try:
-            return check_with(session, replace(options, networks=wanted), early), wanted
+            return check_with(session, replace(options, networks=wanted), early, give_up), wanted
         except UsageError:
             if not wanted:
                 raise
@@ -279,7 +275,7 @@ class Watcher:
         self._note_missing(wanted - existing if scope is None else frozenset())
         if not existing:
             return None, existing
-        return check_with(session, replace(options, networks=existing), early), existing
+        return check_with(session, replace(options, networks=existing), early, give_up), existing
 
     def _note_missing(self, missing: frozenset[str]) -> None:
         for net in sorted(missing):
@@ -326,16 +322,21 @@ class Watcher:
         now = time.monotonic()
         # observed when the check started: a change seen at the start of two checks at
         # least `settle` apart has settled, however long each check took
+        stopped = result is not None and result.probe_stopped
+        self.patience.ended(stopped)
         update = self.tracker.update(
             findings,
             scope,
             started,
             finished=self._transit.finished_before(started),
             busy=self._transit.busy_at(started),
+            covers=without_probe if stopped else None,
         )
         self.answers.checked(
             result, None if scope is None else checked or frozenset(), started, wait
         )
+        if stopped:  # the next check, at once, probes again
+            self.timetable.add(now, Batch(checked, (PROBE_STOPPED,)))
         if result is not None and (
             silent := to_confirm(result.snapshot.liveness, wait, self.cold_wait)
         ):

@@ -4,6 +4,7 @@ before the probe ends, and the findings decided from it are the whole check's.""
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import replace
 from ipaddress import ip_address
 from pathlib import Path
@@ -34,6 +35,12 @@ class FakeSession:
     def state(self, *, early: bool = False) -> Any:
         return self.snapshot.podman
 
+    def host_info(self) -> HostInfo:
+        return INFO
+
+    url = "unix:///fake.sock"
+    private = False
+
 
 def fake_sources(monkeypatch: pytest.MonkeyPatch, snapshot: Snapshot) -> None:
     monkeypatch.setattr(runner, "read_dns_directory", lambda run_dir, version: snapshot.directory)
@@ -50,7 +57,7 @@ def test_the_partial_snapshot_comes_before_the_probe_ends(monkeypatch: pytest.Mo
         "proj_default", "web", "A", ip_address("10.89.0.1"), (ProbeTry(ProbeStatus.TIMEOUT),)
     )
 
-    def probe(s: Snapshot, info: HostInfo, options: CheckOptions) -> Any:
+    def probe(s: Snapshot, info: HostInfo, options: CheckOptions, stopper: Any) -> Any:
         # a probe that only ends once the early part was handed over (bounded wait)
         probe_saw_partial.append(partial_seen.wait(timeout=10))
         return (answer,), (ProbeSkipped("other", "no running member"),)
@@ -67,6 +74,51 @@ def test_the_partial_snapshot_comes_before_the_probe_ends(monkeypatch: pytest.Mo
     assert not partial.probed and partial.probes == () and partial.probe_skipped == ()
     assert partial.liveness == snapshot.liveness
     assert whole.probed and whole.probes == (answer,)
+
+
+def test_a_probe_stopped_leaves_the_partial_snapshot_and_has_ended(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The watcher's ``give_up`` stops a probe in a timeout: the check returns without
+    the probe's answers, and the probe has ended by then (its agents are killed: no
+    probe runs on behind the check, none asks about an older listing)."""
+    snapshot = load_scenario("seed-dead-alias")
+    fake_sources(monkeypatch, snapshot)
+    running: list[str] = []
+
+    def probe(s: Snapshot, info: HostInfo, options: CheckOptions, stopper: Any) -> Any:
+        running.append("start")
+        stopper.stopped.wait(timeout=10)  # a probe in a timeout, until it is stopped
+        running.append("end")
+        return (), ()
+
+    monkeypatch.setattr(runner, "_probe", probe)
+    options = CheckOptions(aardvark_version=snapshot.aardvark_version)
+    asked: list[float] = []
+
+    def give_up(ran: float) -> bool:
+        asked.append(ran)
+        return len(asked) >= 2
+
+    started = time.monotonic()
+    result = runner.check_with(FakeSession(snapshot), options, None, give_up)  # type: ignore[arg-type]
+    assert time.monotonic() - started < 5
+    assert running == ["start", "end"]  # stopped, and waited for
+    assert result.probe_stopped and not result.snapshot.probed
+    assert "probe stopped" in dict(result.phases)
+    assert asked == sorted(asked)
+    assert not [f for f in result.findings if needs_probe(f)]
+
+
+def test_a_probe_that_ends_is_waited_for_whatever_give_up_would_say(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    snapshot = load_scenario("seed-dead-alias")
+    fake_sources(monkeypatch, snapshot)
+    monkeypatch.setattr(runner, "_probe", lambda s, info, options, stopper: ((), ()))
+    options = CheckOptions(aardvark_version=snapshot.aardvark_version)
+    result = runner.check_with(FakeSession(snapshot), options, None, lambda ran: False)  # type: ignore[arg-type]
+    assert result.snapshot.probed and not result.probe_stopped
 
 
 def test_no_probe_no_partial(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,9 +10,12 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from ipaddress import ip_address
+from typing import Any
 
 import pytest
 
+from aardcheck.models import ProbeAnswer, ProbeStatus, ProbeTry
 from aardcheck.sources import netns
 from aardcheck.sources.netns import AGENT_PATH, Entry, entry_for, run_agent
 
@@ -218,3 +221,55 @@ def test_a_silent_server_gets_a_bounded_number_of_copies(silent_server: tuple[st
     assert isinstance(replies, list)
     # sent at 0, 0.2 and 0.4 s; timed out at 0.5 s
     assert [r["detail"] for r in replies] == ["sent 3 times"] * 4
+
+
+def test_a_stopped_run_ends_at_once_and_leaves_no_agent(silent_server: tuple[str, int]) -> None:
+    """The watcher's check that stops its probe kills the agents: the run returns in
+    milliseconds, each task says it was stopped, and no agent process is left."""
+    host, port = silent_server
+    task = {"kind": "dns", "netns": None, "server": host, "port": port,
+            "timeout": 5.0, "queries": _queries(2)}  # fmt: skip
+    stopper = netns.Stopper()
+    spawned: list[subprocess.Popen[str]] = []
+    real_started = stopper.started
+
+    def started(proc: subprocess.Popen[str]) -> None:
+        spawned.append(proc)
+        real_started(proc)
+
+    stopper.started = started  # type: ignore[method-assign]
+    threading.Timer(0.5, stopper.stop).start()
+    began = time.monotonic()
+    results = netns.run_agents([(Entry(), [task]), (Entry(), [task])], budget=6.0, stopper=stopper)
+    assert time.monotonic() - began < 3.0  # not the 5 s timeout
+    assert results == [[{"error": netns.STOPPED}], [{"error": netns.STOPPED}]]
+    assert len(spawned) == 2 and all(p.returncode is not None for p in spawned)
+    # a run asked for after the stop starts nothing
+    assert run_agent(Entry(), [task], budget=1.0, stopper=stopper) == [{"error": netns.STOPPED}]
+    assert len(spawned) == 2
+
+
+def test_a_stopped_probe_skips_its_retry() -> None:
+    """A stop during the pause before a silent network's second attempt ends the probe."""
+    from aardcheck.sources import probe
+
+    host = "10.89.0.1"
+    stopper = netns.Stopper()
+    target = probe.ProbeTarget("n", ip_address(host), "", ("web",))
+    calls: list[int] = []
+
+    def ask(plans: Any, timeout: float, stop: netns.Stopper) -> Any:
+        calls.append(1)
+        threading.Timer(0.05, stop.stop).start()  # during the retry pause
+        silent = ProbeTry(ProbeStatus.TIMEOUT)
+        return {
+            id(p): ([ProbeAnswer("n", "web", "A", ip_address(host), (silent,))], None)
+            for p in plans
+        }
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(probe, "_ask", ask)
+        began = time.monotonic()
+        answers, skipped = probe.probe_networks([target], stopper=stopper)
+    assert calls == [1] and time.monotonic() - began < probe.RETRY_PAUSE
+    assert answers == () and len(skipped) == 1

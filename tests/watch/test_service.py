@@ -17,6 +17,7 @@ from aardcheck.findings import CheckContext, CheckResult, Finding, Kind, Severit
 from aardcheck.models import Liveness, Snapshot
 from aardcheck.runner.options import CheckOptions
 from aardcheck.watch import service
+from aardcheck.watch.early import GIVE_UP_AFTER, PATIENCE_SPAN, PROBE_STOPPED, ProbePatience
 from aardcheck.watch.followups import CONFIRM_AFTER, CONFIRM_SILENT, LOOK_AGAIN
 from aardcheck.watch.options import WatchOptions
 from aardcheck.watch.output import Reporter
@@ -64,7 +65,7 @@ def make_watcher(
     watcher = Watcher(options, Reporter(json_output=False, err=err, journal=False))
     watcher.link = FakeLink()  # type: ignore[assignment]
     monkeypatch.setattr(
-        service, "check_with", lambda session, options, early: check(session, options)
+        service, "check_with", lambda session, options, early, give_up: check(session, options)
     )
     monkeypatch.setattr(watcher.dirs, "add", lambda dirs: [])
     return watcher, err
@@ -199,7 +200,9 @@ def test_findings_without_the_probe_are_reported_before_the_probe_ends(
     watcher, err = make_watcher(monkeypatch, lambda s, o: result_of(snapshot))
     before_probe: list[list[str]] = []
 
-    def check(session: Any, options: CheckOptions, early: Callable[[Snapshot], None]) -> Any:
+    def check(
+        session: Any, options: CheckOptions, early: Callable[[Snapshot], None], give_up: Any
+    ) -> Any:
         early(snapshot)
         before_probe.append(lines(err))
         whole = result_of(snapshot)
@@ -231,3 +234,60 @@ def test_silent_addresses_are_confirmed_later_not_at_once(monkeypatch: pytest.Mo
     assert watcher.timetable.take(time.monotonic()) is None
     confirm = watcher.timetable.take(due)
     assert confirm is not None and CONFIRM_SILENT in confirm.reasons
+
+
+def test_a_check_that_stopped_its_probe_leaves_the_probes_findings_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A check that stopped its probe (new work came while aardvark-dns 1.4 left it in
+    a timeout) neither raises nor clears the probe's findings, is not a
+    state to answer from, and is followed at once by a check that waits for its probe."""
+    healthy = load_scenario("healthy")
+    down = Finding(Kind.RESOLVER_DOWN, NET, address="10.89.0.1", severity=Severity.CRITICAL)
+    stopped = replace(result_of(healthy), probe_stopped=True)
+    outcomes = [CheckResult(healthy, (down,), CheckContext(run_dir="/x", scope="rootful")), stopped]
+    asked: list[Any] = []
+
+    def check(session: Any, options: CheckOptions, early: Any, give_up: Any) -> Any:
+        asked.append(give_up)
+        return outcomes.pop(0)
+
+    watcher, err = make_watcher(monkeypatch, lambda s, o: result_of(healthy))
+    monkeypatch.setattr(service, "check_with", check)
+    watcher.check(Batch(None, ("start",)))
+    answered_at = watcher.answers._latest_at
+    before = time.monotonic()
+    watcher.check(Batch(frozenset({NET}), ("podman event",)))
+    assert watcher.tracker.current == (down,)  # not cleared by a check without the probe
+    assert "resolved" not in err.getvalue()
+    assert watcher.answers._latest_at == answered_at  # nothing to answer from
+    follow = watcher.timetable.take(time.monotonic())
+    assert follow is not None and PROBE_STOPPED in follow.reasons
+    assert follow.networks == frozenset({NET})
+    next_at = watcher.timetable.next_at()
+    assert next_at is None or next_at >= before
+    outcomes.append(result_of(healthy))
+    watcher.check(follow)
+    assert asked[0] is None and asked[1] is not None  # the first check waits for its probe
+    assert f"resolved: resolver-down network={NET}" in err.getvalue()
+
+
+def test_patience_stops_a_probe_in_a_timeout_for_new_work_for_a_bounded_span() -> None:
+    requests, now = [0], [100.0]
+    patience = ProbePatience(lambda: requests[0], lambda: now[0])
+    assert patience.for_check() is None  # no probe waited for yet (the first check)
+    patience.ended(False)
+    give_up = patience.for_check()
+    assert give_up is not None
+    assert not give_up(GIVE_UP_AFTER + 1)  # no new work: wait for the probe
+    requests[0] += 1
+    assert not give_up(GIVE_UP_AFTER / 2)  # a probe that may still answer in time
+    assert give_up(GIVE_UP_AFTER)
+    patience.ended(True)
+    now[0] += PATIENCE_SPAN / 2
+    assert patience.for_check() is not None  # stopped again, within the span
+    patience.ended(True)
+    now[0] += PATIENCE_SPAN / 2
+    assert patience.for_check() is None  # the span is over: this check waits
+    patience.ended(False)
+    assert patience.for_check() is not None
