@@ -22,8 +22,9 @@ CI_PLAN = SoakPlan(networks=3, members=2, seconds=75.0, plant_every=30.0, recrea
 FD_SLACK = 4
 
 
-def test_churn_soak(rootful_host: PodmanHost) -> None:
-    host = rootful_host
+@pytest.mark.parametrize("mode", ["rootful", "rootless"])
+def test_churn_soak(mode: str, request: pytest.FixtureRequest) -> None:
+    host: PodmanHost = request.getfixturevalue(f"{mode}_host")
     soak = Soak(host, CI_PLAN, lambda line: print(line, file=sys.stderr))
     watcher = WatchProcess(host, *watch_args(soak))
     try:
