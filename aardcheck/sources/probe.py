@@ -5,11 +5,11 @@ probe is only meaningful when sent from a member's network namespace to the netw
 gateway. The DNS messages are built and parsed here with dnspython; the namespace agent
 (see ``netns``) only carries the bytes, so it starts fast and needs no third-party code.
 
-Every question is asked ``count`` times (each sent again every ``RESEND`` seconds until
-answered or timed out); all questions of all networks are in flight together (a bounded
-window per network), so a run takes about as long as the slowest network - at most
-``probe_budget(timeout)`` plus the agent's start. A network that cannot be asked becomes a
-``ProbeSkipped`` with the reason; a resolver that does not answer gives ``TIMEOUT`` tries.
+Every question is asked ``count`` times; all questions of all networks are in flight
+together (a bounded window per network), so a run takes about as long as the slowest
+network - at most ``probe_budget(timeout)`` plus the agent's start. A network that cannot
+be asked becomes a ``ProbeSkipped`` with the reason; a resolver that does not answer gives
+``TIMEOUT`` tries.
 
 A network that answered nothing is asked a second time (``RETRY_PAUSE`` later, through
 another running member when the caller named one), and its silence is reported only when
@@ -41,10 +41,6 @@ DNS_PORT = 53
 DEFAULT_RDTYPES = ("A", "AAAA")
 #: Questions one network's resolver has in flight at once (more would risk socket drops).
 WINDOW = 32
-#: An unanswered question is sent again (same id) this often within its timeout: a stub
-#: resolver's retransmission, which gets the questions aardvark-dns < 1.11 drops while it
-#: reloads answered in a fifth of a second instead of a timeout (netns_agent/dns_task.py).
-RESEND = 0.2
 #: Pause before a silent network is asked again (lets a teardown or a reload finish).
 RETRY_PAUSE = 0.3
 #: Silent attempts before a network's silence counts (resolver-down needs two).
@@ -294,7 +290,6 @@ def _task(plan: _Plan, timeout: float) -> dict[str, object]:
         "port": DNS_PORT,
         "timeout": timeout,
         "window": WINDOW,
-        "resend": RESEND if timeout > RESEND else 0.0,
         "queries": [wire.hex() for question in plan.questions for wire in question.wires()],
     }
 

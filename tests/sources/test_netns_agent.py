@@ -140,87 +140,9 @@ def test_asking_as_an_address_the_namespace_lacks_is_refused(
     assert result == {"error": "the namespace does not hold 10.255.0.77: not the member's"}
 
 
-class ForgetfulServer:
-    """Answers each DNS id only from its ``answer_copy``-th copy on (aardvark-dns < 1.11
-    dropping questions during a reload); counts the copies it saw."""
-
-    def __init__(self, answer_copy: int) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.3", 0))
-        self.sock.settimeout(0.05)
-        self.answer_copy = answer_copy
-        self.seen: dict[bytes, int] = {}
-        self.running = True
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        deadline = time.monotonic() + 20  # bounded, whatever the test does
-        while self.running and time.monotonic() < deadline:
-            try:
-                data, peer = self.sock.recvfrom(512)
-            except TimeoutError:
-                continue
-            qid = data[:2]
-            self.seen[qid] = self.seen.get(qid, 0) + 1
-            if self.seen[qid] >= self.answer_copy:
-                self.sock.sendto(qid + bytes([data[2] | 0x80]) + data[3:], peer)
-
-    def close(self) -> None:
-        self.running = False
-        self.thread.join(2)
-        self.sock.close()
-
-
-@pytest.fixture
-def forgets_once() -> Iterator[ForgetfulServer]:
-    server = ForgetfulServer(answer_copy=2)
-    yield server
-    server.close()
-
-
 def _queries(count: int) -> list[str]:
     return [(i).to_bytes(2, "big").hex() + "0100000100000000000003617070000001" + "0001"
             for i in range(count)]  # fmt: skip
-
-
-def test_an_unanswered_question_is_sent_again_and_its_copy_answers(
-    forgets_once: ForgetfulServer,
-) -> None:
-    host, port = forgets_once.sock.getsockname()
-    task = {"kind": "dns", "netns": None, "server": host, "port": port,
-            "timeout": 2.0, "resend": 0.1, "queries": _queries(5)}  # fmt: skip
-    (result,) = run_agent(Entry(), [task], budget=3.0)
-    replies = result["replies"]
-    assert isinstance(replies, list)
-    assert all("wire" in r for r in replies), replies
-    # answered from the second copy: a resend later, well before the timeout
-    assert all(90 <= float(r["ms"]) < 1000 for r in replies), replies
-    assert set(forgets_once.seen.values()) == {2}  # no copy after the answer
-
-
-def test_without_resend_a_dropped_question_waits_out_its_timeout(
-    forgets_once: ForgetfulServer,
-) -> None:
-    host, port = forgets_once.sock.getsockname()
-    task = {"kind": "dns", "netns": None, "server": host, "port": port,
-            "timeout": 0.3, "queries": _queries(3)}  # fmt: skip
-    (result,) = run_agent(Entry(), [task], budget=2.0)
-    replies = result["replies"]
-    assert isinstance(replies, list)
-    assert [r["error"] for r in replies] == ["timeout"] * 3
-    assert set(forgets_once.seen.values()) == {1}
-
-
-def test_a_silent_server_gets_a_bounded_number_of_copies(silent_server: tuple[str, int]) -> None:
-    host, port = silent_server
-    task = {"kind": "dns", "netns": None, "server": host, "port": port,
-            "timeout": 0.5, "resend": 0.2, "queries": _queries(4)}  # fmt: skip
-    (result,) = run_agent(Entry(), [task], budget=2.0)
-    replies = result["replies"]
-    assert isinstance(replies, list)
-    # sent at 0, 0.2 and 0.4 s; timed out at 0.5 s
-    assert [r["detail"] for r in replies] == ["sent 3 times"] * 4
 
 
 def test_a_stopped_run_ends_at_once_and_leaves_no_agent(silent_server: tuple[str, int]) -> None:

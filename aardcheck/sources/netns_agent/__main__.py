@@ -16,8 +16,7 @@ Job (stdin)::
 
     {"budget": 4.0, "tasks": [
       {"kind": "dns", "netns": PATH|null, "server": "10.89.0.1", "port": 53,
-       "bind": "10.89.0.7"|null, "timeout": 1.0, "resend": 0.2, "window": 32,
-       "queries": [HEX, ...]},
+       "bind": "10.89.0.7"|null, "timeout": 1.0, "window": 32, "queries": [HEX, ...]},
       {"kind": "neigh", "netns": PATH|[PATH, ...]|null, "interface": "podman1",
        "addresses": ["10.89.0.5", "fd00::5"], "timeout": 1.5}]}
 

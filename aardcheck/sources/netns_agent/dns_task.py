@@ -1,17 +1,9 @@
 """The ``dns`` task: relay pre-built DNS messages to one server from inside a namespace,
 a bounded window of them at a time. Standard library only.
-
-An unanswered message is sent again, with the same id, every ``resend`` seconds until its
-``timeout``, as a stub resolver retransmits: a reply to any copy answers it. aardvark-dns
-before 1.11 drops the questions that arrive while it re-creates its sockets on a reload
-(netavark sends one on every container start and stop, containers/aardvark-dns#389); a
-copy sent a moment later is answered, where waiting out the whole timeout made a check
-take a second more.
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import socket
 import time
@@ -29,8 +21,6 @@ class DnsTask(Task):
         self.bind = spec_text(spec, "bind") if spec.get("bind") is not None else None
         self.port = int(spec_number(spec, "port", 53, 1, 65535))
         self.window = int(spec_number(spec, "window", 32, 1, 1024))
-        #: 0: every message is sent once
-        self.resend = spec_number(spec, "resend", 0.0, 0.0, 30)
         try:
             self.queries = [bytes.fromhex(q) for q in spec_texts(spec, "queries")]
         except ValueError as exc:
@@ -40,8 +30,7 @@ class DnsTask(Task):
         self.source = ""
         self.replies: list[dict[str, object] | None] = [None] * len(self.queries)
         self.next = 0
-        # DNS id -> (query index, first sent at, copies sent)
-        self.in_flight: dict[int, tuple[int, float, int]] = {}
+        self.in_flight: dict[int, tuple[int, float]] = {}  # DNS id -> (query index, sent at)
         self.first_sent = 0.0
         self.answered = False
         self.unreachable = False
@@ -78,46 +67,30 @@ class DnsTask(Task):
             raise LookupError(f"the namespace does not hold {address}: not the member's") from exc
 
     def step(self, now: float) -> float:
-        for qid, (index, sent, copies) in list(self.in_flight.items()):
+        for qid, (index, sent) in list(self.in_flight.items()):
             if now - sent >= self.timeout:
                 del self.in_flight[qid]
-                self.replies[index] = self._timeout(round(self.timeout * 1000, 3), copies)
-            elif self.resend and now - sent >= copies * self.resend:
-                self._resend(index)
-                self.in_flight[qid] = (index, sent, copies + 1)
+                self.replies[index] = self._timeout(round(self.timeout * 1000, 3))
         # A server that answered none of the first window is down: do not wait for the rest.
         silent = self.first_sent > 0 and not self.answered and now - self.first_sent >= self.timeout
         while self.next < len(self.queries) and (silent or len(self.in_flight) < self.window):
             index, query = self.next, self.queries[self.next]
             qid = int.from_bytes(query[:2], "big")
             if silent:
-                self.replies[index] = self._timeout(0.0, 0, "not sent: no earlier try was answered")
+                self.replies[index] = self._timeout(0.0, "not sent: no earlier try was answered")
             elif qid in self.in_flight:
                 break  # the same id is still out: wait for it
             else:
                 try:
                     self._send(query)
                     self.first_sent = self.first_sent or now
-                    self.in_flight[qid] = (index, now, 1)
+                    self.in_flight[qid] = (index, now)
                 except ConnectionRefusedError:
-                    self.replies[index] = self._timeout(0.0, 0, "not sent")
+                    self.replies[index] = self._timeout(0.0, "not sent")
                 except OSError as exc:
                     self.replies[index] = {"error": os_reason(exc, "send"), "ms": 0.0}
             self.next += 1
-        return min(
-            (self._due(sent, copies) for _, sent, copies in self.in_flight.values()), default=NEVER
-        )
-
-    def _due(self, sent: float, copies: int) -> float:
-        """When an in-flight message next needs a copy sent, or times out."""
-        timeout_at = sent + self.timeout
-        return min(timeout_at, sent + copies * self.resend) if self.resend else timeout_at
-
-    def _resend(self, index: int) -> None:
-        # Nothing listens right now, or the member is leaving: the message stays in
-        # flight and times out unless another copy is answered.
-        with contextlib.suppress(OSError):
-            self._send(self.queries[index])
+        return min((sent + self.timeout for _, sent in self.in_flight.values()), default=NEVER)
 
     def _send(self, query: bytes) -> None:
         try:
@@ -126,10 +99,8 @@ class DnsTask(Task):
             self.refused()
             self.socks[0].send(query)
 
-    def _timeout(self, ms: float, copies: int, why: str = "") -> dict[str, object]:
+    def _timeout(self, ms: float, why: str = "") -> dict[str, object]:
         reasons = [why] if why else []
-        if copies > 1:
-            reasons.append(f"sent {copies} times")
         if self.unreachable:
             reasons.append("the server's port is unreachable (nothing listens)")
         return {"error": "timeout", "detail": "; ".join(reasons), "ms": ms}
@@ -144,7 +115,7 @@ class DnsTask(Task):
         entry = (
             self.in_flight.pop(int.from_bytes(data[:2], "big"), None) if len(data) >= 12 else None
         )
-        if entry is not None:  # else a late, repeated or foreign datagram
+        if entry is not None:  # else a late or foreign datagram
             self.answered = True
             ms = round((time.monotonic() - entry[1]) * 1000, 3)
             self.replies[entry[0]] = {"wire": data.hex(), "ms": ms}
