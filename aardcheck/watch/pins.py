@@ -12,6 +12,7 @@ fds, nothing to do).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 
@@ -56,17 +57,41 @@ def service_pid(socket_path: str) -> int | None:
 
 def held_namespaces(pid: int) -> list[str] | None:
     """The network namespace files ``pid`` holds fds on; None when that cannot be read
-    (the caller then assumes the worst)."""
+    (the caller then assumes the worst).
+
+    An fd on a netns file whose bind mount is gone (the container removed, netavark's
+    ``umount``) reads as ``/``: it is recognised by its file system, nsfs (the device of
+    our own namespace files), and still pins the namespace."""
     try:
         fds = os.listdir(f"/proc/{pid}/fd")
     except OSError:
         return None
+    nsfs = _nsfs_device()
     held: list[str] = []
     for fd in fds:
+        path = f"/proc/{pid}/fd/{fd}"
         try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            target = os.readlink(path)
+            if target.startswith("net:[") or "/netns/" in target:
+                held.append(target)
+            elif (
+                nsfs is not None
+                and not _NAMESPACE_LINK.match(target)
+                and os.stat(path).st_dev == nsfs
+            ):
+                held.append(f"{target} (a namespace file whose mount is gone)")
         except OSError:
             continue  # closed meanwhile
-        if target.startswith("net:[") or "/netns/" in target:
-            held.append(target)
     return held
+
+
+#: How /proc shows an fd opened on a namespace itself (``mnt:[4026531841]``): podman's
+#: own namespaces of other kinds, not a container's netns file.
+_NAMESPACE_LINK = re.compile(r"^[a-z_]+:\[\d+\]$")
+
+
+def _nsfs_device() -> int | None:
+    try:
+        return os.stat("/proc/self/ns/net").st_dev
+    except OSError:
+        return None
