@@ -29,6 +29,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.results import print_and_save  # noqa: E402
 from tests.realpodman import PodmanHost, close_session, open_session  # noqa: E402
 from tests.realpodman.stack import current_stack  # noqa: E402
 
@@ -119,10 +120,7 @@ def main() -> int:
             )
     finally:
         close_session()
-    doc = json.dumps(result, indent=1)
-    print(doc)
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(doc + "\n")
+    print_and_save(result, RESULT)
     return 0
 
 

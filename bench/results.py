@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -77,3 +79,11 @@ def ms(seconds: float) -> str:
 
 def ratio(value: float) -> str:
     return "n/a" if math.isnan(value) else f"{value:.2f}x"
+
+
+def print_and_save(result: dict[str, Any], path: Path) -> None:
+    """A by-hand benchmark's JSON document: printed, and written to ``path``."""
+    doc = json.dumps(result, indent=1)
+    print(doc)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(doc + "\n")

@@ -16,7 +16,6 @@ and is removed at the end.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.results import print_and_save  # noqa: E402
 from tests.realpodman import PodmanHost, close_session, open_session  # noqa: E402
 from tests.realpodman.stack import current_stack  # noqa: E402
 from tests.soak.churn import Soak, SoakPlan, watch_args  # noqa: E402
@@ -86,10 +86,7 @@ def main() -> int:
                     for at, line in stream.items:
                         _say(f"{at - t0:8.2f} {line}")
         close_session()
-    doc = json.dumps(result, indent=1)
-    print(doc)
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(doc + "\n")
+    print_and_save(result, RESULT)
     return 0
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import fcntl
-import json
 import os
 import secrets
 import statistics
@@ -36,6 +35,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.results import print_and_save  # noqa: E402
 from tests.realpodman import PodmanHost, close_session, open_session, run_aardcheck  # noqa: E402
 from tests.watch.process import WatchProcess  # noqa: E402
 from tests.watch.stale import plant_dead_stale  # noqa: E402
@@ -198,11 +198,7 @@ def main() -> int:
         close_session()
     print(table(result))
     print()
-    doc = json.dumps(result, indent=1)
-    print(doc)
-    out = REPO / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "watch_latency.json").write_text(doc + "\n")
+    print_and_save(result, REPO / "bench" / "results" / "watch_latency.json")
     return 0
 
 
