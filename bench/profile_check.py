@@ -69,7 +69,7 @@ def main() -> int:
         with host.api_service() as url:
             env = scenario.aardcheck_env(url)
             argv = scenario.aardcheck_argv(
-                "check", "--no-probe", "--format", "json", "--no-watcher"
+                "check", "--no-probe", "--format", "json", "--no-watcher", "--url", url
             )
             socket_path = url.removeprefix("unix://")
             checks, listings, bare = [], [], []
