@@ -109,8 +109,9 @@ STOPPED = "stopped: nobody waits for the answers any more"
 class Stopper:
     """Ends the agents of a run at once, from another thread: the watcher's check that
     stops waiting for a probe kills it, so that the next check's probe starts now, from
-    its own listing, and no agent is left holding a container's namespace. Each agent is
-    the leader of its own process group, which ``podman unshare``'s child joins."""
+    its own listing, and no agent is left holding a container's namespace. Each agent
+    leads a process group of its own, and the whole group is killed (an agent that
+    ``podman unshare`` moves elsewhere still ends at its job's budget)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
