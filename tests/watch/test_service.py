@@ -240,8 +240,8 @@ def test_a_check_that_stopped_its_probe_leaves_the_probes_findings_alone(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A check that stopped its probe (new work came while aardvark-dns 1.4 left it in
-    a timeout) neither raises nor clears the probe's findings, is not a
-    state to answer from, and is followed at once by a check that waits for its probe."""
+    a timeout) neither raises nor clears the probe's findings, is not a state to answer
+    from, and is followed at once by a check that probes again."""
     healthy = load_scenario("healthy")
     down = Finding(Kind.RESOLVER_DOWN, NET, address="10.89.0.1", severity=Severity.CRITICAL)
     stopped = replace(result_of(healthy), probe_stopped=True)
