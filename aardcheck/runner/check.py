@@ -35,6 +35,7 @@ from aardcheck.sources.podman_api import PodmanSession, connect
 from aardcheck.sources.podman_host import HostInfo
 
 if TYPE_CHECKING:
+    from aardcheck.sources.liveness import LivenessRequest
     from aardcheck.sources.netns import Stopper
 
 T = TypeVar("T")
@@ -75,7 +76,14 @@ def _rootless_uid(info: HostInfo) -> int | None:
     return info.uid if info.rootless else None
 
 
-def _liveness(snapshot: Snapshot, info: HostInfo, timeout: float) -> tuple[AddressLiveness, ...]:
+#: What answers whether something holds an address: requests and a wait in seconds ->
+#: one answer per address (the watcher's reuses answers it already has, watch/lookahead).
+LivenessSource = Callable[[Sequence["LivenessRequest"], float], tuple[AddressLiveness, ...]]
+
+
+def _liveness(
+    snapshot: Snapshot, info: HostInfo, timeout: float, source: LivenessSource | None
+) -> tuple[AddressLiveness, ...]:
     from aardcheck.sources import liveness
 
     requests = [
@@ -87,7 +95,11 @@ def _liveness(snapshot: Snapshot, info: HostInfo, timeout: float) -> tuple[Addre
         )
         for req in liveness_requests(snapshot)
     ]
-    return liveness.check_liveness_many(requests, timeout=timeout) if requests else ()
+    if not requests:
+        return ()
+    if source is not None:
+        return source(requests, timeout)
+    return liveness.check_liveness_many(requests, timeout=timeout)
 
 
 #: Seconds between two looks at ``give_up`` while the probe runs.
@@ -188,6 +200,7 @@ def gather(
     on_partial: Callable[[Snapshot], None] | None = None,
     phases: dict[str, float] | None = None,
     give_up: Callable[[float], bool] | None = None,
+    liveness_source: LivenessSource | None = None,
 ) -> tuple[Snapshot, HostInfo, RunDir]:
     """The files, podman's listing, the liveness of unknown addresses and, with
     ``options.probe``, the resolver's answers. ``on_partial`` is given the snapshot
@@ -197,7 +210,8 @@ def gather(
     receives the seconds each part took (``listing``, ``liveness``, ``probe``): what a
     slow check spent its time on. ``give_up`` (the watcher's) is asked while the probe
     runs, after ``on_partial``, with the seconds it has run: True stops the probe and
-    returns the partial snapshot (``probed`` stays False)."""
+    returns the partial snapshot (``probed`` stays False). ``liveness_source`` replaces
+    asking on the wire for every address (the watcher's look-ahead)."""
     timed = phases if phases is not None else {}
     begun = time.monotonic()
     info = info or session.host_info()
@@ -239,7 +253,8 @@ def gather(
         probe = functools.partial(_timed, timed, "probe", _probe, snapshot, info, options, stopper)
         probed = _Background(probe)
     looked = time.monotonic()
-    snapshot = replace(snapshot, liveness=_liveness(snapshot, info, options.liveness_timeout))
+    heard = _liveness(snapshot, info, options.liveness_timeout, liveness_source)
+    snapshot = replace(snapshot, liveness=heard)
     timed["liveness"] = time.monotonic() - looked
     if probed is not None:
         if on_partial is not None:
@@ -257,9 +272,10 @@ def check_with(
     options: CheckOptions,
     on_partial: Callable[[Snapshot], None] | None = None,
     give_up: Callable[[float], bool] | None = None,
+    liveness_source: LivenessSource | None = None,
 ) -> CheckResult:
-    """One check; ``on_partial`` and ``give_up`` as in ``gather`` (a CNI host's check has
-    no early part)."""
+    """One check; ``on_partial``, ``give_up`` and ``liveness_source`` as in ``gather`` (a
+    CNI host's check has no early part)."""
     started = time.monotonic()
     info = session.host_info()
     if info.network_backend == "cni":
@@ -268,7 +284,9 @@ def check_with(
 
         return check_cni(session, options, info)
     phases: dict[str, float] = {}
-    snapshot, info, run_dir = gather(session, options, info, on_partial, phases, give_up)
+    snapshot, info, run_dir = gather(
+        session, options, info, on_partial, phases, give_up, liveness_source
+    )
     findings = analyse(snapshot, ignore=options.ignore)
     return CheckResult(
         snapshot=snapshot,

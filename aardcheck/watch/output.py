@@ -70,6 +70,24 @@ def phases_text(phases: Iterable[tuple[str, float]]) -> str:
     return f" ({parts})" if parts else ""
 
 
+def check_line(
+    number: int,
+    checked: frozenset[str] | None,
+    reasons: Iterable[str],
+    duration: float,
+    phases: Iterable[tuple[str, float]],
+    counts: tuple[int, int, int],
+) -> str:
+    """The debug line of a finished check; ``counts``: findings, settling, events so far."""
+    nets = "all networks" if checked is None else f"{len(checked)} network(s)"
+    found, settling, events = counts
+    return (
+        f"check #{number} of {nets} ({', '.join(reasons)}) took {duration:.2f} s"
+        f"{phases_text(phases)}: {found} finding(s), {settling} settling; "
+        f"{events} event(s) so far"
+    )
+
+
 def _now_iso(at: datetime | None) -> str:
     return (at or datetime.now(UTC)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 

@@ -34,10 +34,11 @@ from aardcheck.watch.followups import (
     to_confirm,
 )
 from aardcheck.watch.link import PodmanLink
+from aardcheck.watch.lookahead import LookAhead
 from aardcheck.watch.metrics import WatchMetrics
 from aardcheck.watch.notify import SystemdNotifier
 from aardcheck.watch.options import WatchOptions
-from aardcheck.watch.output import Reporter, describe_error, phases_text, ready_line
+from aardcheck.watch.output import Reporter, check_line, describe_error, ready_line
 from aardcheck.watch.podman_events import FINISHED, PodmanEvent, PodmanEventStream
 from aardcheck.watch.repairs import Repairer
 from aardcheck.watch.routing import CheckScope, known_networks, memberships, scope_of
@@ -87,6 +88,7 @@ class Watcher:
         self.stop_reason = ""
         self._look_again = LookAgain(options.interval)
         self._transit = ContainerTransit()
+        self.lookahead = LookAhead(liveness)
         #: what check, preflight and clean are answered from (watch/answer.py)
         self.answers = AnswerState()
         self._answering: AnswerServer | None = None
@@ -108,7 +110,8 @@ class Watcher:
         checked, the other side shows up as a file change.
         """
         self._transit.note(event.action, event.container_id, time.monotonic())
-        finished = event.action in FINISHED
+        if finished := event.action in FINISHED:
+            self.lookahead.container_done(event.container_id)
         nets = self._members.get(event.container_id)
         self.answers.podman_event(nets)
         if not nets:
@@ -265,9 +268,9 @@ class Watcher:
         early = early_report(
             self.tracker, self._transit, self._publish, scope, started, options.ignore
         )
-        give_up = self.patience.for_check()
+        look = (early, self.patience.for_check(), self.lookahead.liveness)
         try:
-            return check_with(session, replace(options, networks=wanted), early, give_up), wanted
+            return check_with(session, replace(options, networks=wanted), *look), wanted
         except UsageError:
             if not wanted:
                 raise
@@ -275,7 +278,7 @@ class Watcher:
         self._note_missing(wanted - existing if scope is None else frozenset())
         if not existing:
             return None, existing
-        return check_with(session, replace(options, networks=existing), early, give_up), existing
+        return check_with(session, replace(options, networks=existing), *look), existing
 
     def _note_missing(self, missing: frozenset[str]) -> None:
         for net in sorted(missing):
@@ -315,6 +318,7 @@ class Watcher:
             cni = result.context.network_backend == "cni"
             self._watch_dirs([self.run_dir.path if cni else self.run_dir.dns_dir])
             self._members = memberships(result.snapshot)
+            self.lookahead.learn(result.snapshot)
             self.metrics.observe_probes(result.snapshot.probes)
         if scope is None and result is not None and not self.options.check.networks:
             self._note_missing(frozenset())
@@ -353,12 +357,10 @@ class Watcher:
         self._write_textfile()
         # Before the log line: once a check is logged, it holds no container netns.
         self.link.release()
-        nets = "all networks" if checked is None else f"{len(checked)} network(s)"
-        took = f"{duration:.2f} s{phases_text(result.phases if result else ())}"
+        counts = (len(findings), self.tracker.pending, self.signal.requests)
+        phases = result.phases if result else ()
         self.reporter.debug(
-            f"check #{self.checks} of {nets} ({', '.join(batch.reasons)}) took {took}: "
-            f"{len(findings)} finding(s), {self.tracker.pending} settling; "
-            f"{self.signal.requests} event(s) so far"
+            check_line(self.checks, checked, batch.reasons, duration, phases, counts)
         )
 
     def _publish(self, transitions: Iterable[Transition]) -> None:

@@ -4,6 +4,7 @@ and retried, vanished networks resolve, events are routed to their networks."""
 from __future__ import annotations
 
 import io
+import ipaddress
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -14,7 +15,7 @@ import pytest
 from aardcheck.checks.analysis import analyse
 from aardcheck.errors import EnvironmentUnavailable, UsageError
 from aardcheck.findings import CheckContext, CheckResult, Finding, Kind, Severity
-from aardcheck.models import Liveness, Snapshot
+from aardcheck.models import AddressLiveness, Liveness, Snapshot
 from aardcheck.runner.options import CheckOptions
 from aardcheck.watch import service
 from aardcheck.watch.early import GIVE_UP_AFTER, PATIENCE_SPAN, PROBE_STOPPED, ProbePatience
@@ -65,7 +66,7 @@ def make_watcher(
     watcher = Watcher(options, Reporter(json_output=False, err=err, journal=False))
     watcher.link = FakeLink()  # type: ignore[assignment]
     monkeypatch.setattr(
-        service, "check_with", lambda session, options, early, give_up: check(session, options)
+        service, "check_with", lambda session, options, *hooks: check(session, options)
     )
     monkeypatch.setattr(watcher.dirs, "add", lambda dirs: [])
     return watcher, err
@@ -156,6 +157,41 @@ def test_podman_events_go_to_the_networks_of_known_containers(
     assert watcher.signal.requests == before + 1  # unknown: its file change will tell
 
 
+def test_podman_done_with_a_container_looks_ahead_for_the_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A ``remove`` for a container whose line is still in its file starts the ARP/NDP
+    look at once; the watcher's checks get the look-ahead as their liveness source."""
+    asked: list[tuple[Any, ...]] = []
+    sources: list[Any] = []
+
+    def wire(requests: Any, timeout: float) -> tuple[AddressLiveness, ...]:
+        asked.append(tuple((r.network, a) for r in requests for a in r.addresses))
+        return tuple(
+            AddressLiveness(r.network, a, Liveness.SILENT) for r in requests for a in r.addresses
+        )
+
+    watcher, _ = make_watcher(monkeypatch, lambda s, o: result_of(load_scenario("seed-dead-alias")))
+    watcher.lookahead._looker = wire
+    watcher.check(Batch(None, ("start",)))
+    watcher._on_podman_event(PodmanEvent("container", "died", DEAD, "old", 0))
+    assert watcher.lookahead.started == 0  # not done with yet
+    watcher._on_podman_event(PodmanEvent("container", "remove", DEAD, "old", 0))
+    assert watcher.lookahead.started == 1
+    deadline = time.monotonic() + 5
+    while not asked and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert asked == [((NET, ipaddress.ip_address("10.89.0.2")),)]
+
+    def check(session: Any, options: CheckOptions, *hooks: Any) -> CheckResult:
+        sources.append(hooks[-1])
+        return result_of(load_scenario("seed-dead-alias"))
+
+    monkeypatch.setattr(service, "check_with", check)
+    watcher.check(Batch(frozenset({NET}), ("container old remove",)))
+    assert sources == [watcher.lookahead.liveness]
+
+
 def test_events_outside_the_selection_are_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
     watcher, _ = make_watcher(
         monkeypatch, lambda s, o: result_of(load_scenario("seed-dead-alias")), frozenset({"other"})
@@ -201,7 +237,7 @@ def test_findings_without_the_probe_are_reported_before_the_probe_ends(
     before_probe: list[list[str]] = []
 
     def check(
-        session: Any, options: CheckOptions, early: Callable[[Snapshot], None], give_up: Any
+        session: Any, options: CheckOptions, early: Callable[[Snapshot], None], *hooks: Any
     ) -> Any:
         early(snapshot)
         before_probe.append(lines(err))
@@ -248,7 +284,7 @@ def test_a_check_that_stopped_its_probe_leaves_the_probes_findings_alone(
     outcomes = [CheckResult(healthy, (down,), CheckContext(run_dir="/x", scope="rootful")), stopped]
     asked: list[Any] = []
 
-    def check(session: Any, options: CheckOptions, early: Any, give_up: Any) -> Any:
+    def check(session: Any, options: CheckOptions, early: Any, give_up: Any, look: Any) -> Any:
         asked.append(give_up)
         return outcomes.pop(0)
 

@@ -1,0 +1,220 @@
+"""ARP/NDP looks taken before the check that needs them.
+
+A leftover line is reported by the check that follows podman's ``cleanup`` or ``remove``
+event for its container, and that check waits for an ARP/NDP reply from the line's
+address before it may call the line dead: in the 30-minute soaks (docs/benchmarks.md, H4
+and P4) that wait was 0.36-0.47 s of every detection, and the check itself often queued
+behind the one in progress. So when podman says a container is done with and a line of
+it is still in its network's file, the watcher looks at once, beside the check in
+progress; the check that reports the line then finds the answer waiting (or waits only
+for the rest of a look that started earlier). A check asking again about an address a
+check just found silent (a settling finding's recheck) reuses that answer too.
+
+Only SILENT answers are reused, for ``REUSE_SPAN`` seconds, and only by a check that
+waits no longer than the look did. An address that answered may fall silent at any
+moment (its namespace goes away), so ALIVE is always asked again. A silent one answers
+again only if something takes the address: a podman container then shows in the listing
+and the address is not asked about at all; another store's container within those
+seconds is what the confirm check, with a cold check's wait (followups.CONFIRM_SILENT),
+is there for.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aardcheck.errors import AardcheckError
+from aardcheck.models import AddressLiveness, IPAddress, Liveness, Scope, Snapshot
+from aardcheck.sources.aardvark_files import read_network_file
+from aardcheck.sources.liveness import LivenessRequest, check_liveness_many, liveness_budget
+
+#: Seconds a SILENT answer is reused for.
+REUSE_SPAN = 2.0
+#: Looks run at once at most; an event beyond that gets none (its check asks itself).
+MAX_LOOKS = 4
+
+Key = tuple[str, IPAddress]
+#: What asks on the wire: requests and a wait in seconds -> one answer per address.
+Looker = Callable[[Sequence[LivenessRequest], float], tuple[AddressLiveness, ...]]
+
+
+def ask_on_the_wire(
+    requests: Sequence[LivenessRequest], timeout: float
+) -> tuple[AddressLiveness, ...]:
+    return check_liveness_many(requests, timeout=timeout)
+
+
+@dataclass(frozen=True, slots=True)
+class LineAddresses:
+    """A container's line in one network's file, as the last check read it."""
+
+    network: str
+    interface: str
+    path: Path
+    addresses: tuple[IPAddress, ...]
+
+
+def lines_by_container(snapshot: Snapshot) -> dict[str, tuple[LineAddresses, ...]]:
+    """Container id -> its lines that could be looked at (their network has a bridge)."""
+    interfaces = {n.name: n.interface for n in snapshot.podman.networks if n.interface}
+    found: dict[str, list[LineAddresses]] = {}
+    for f in snapshot.directory.files:
+        interface = interfaces.get(f.network)
+        if not interface:
+            continue
+        for e in f.entries:
+            if e.addresses:
+                line = LineAddresses(f.network, interface, f.path, tuple(e.addresses))
+                found.setdefault(e.container_id, []).append(line)
+    return {cid: tuple(lines) for cid, lines in found.items()}
+
+
+@dataclass(slots=True)
+class SilentMemory:
+    """SILENT answers with when they were taken and how long their look waited. Pure:
+    every method takes ``now`` (a monotonic clock reading)."""
+
+    span: float = REUSE_SPAN
+    _seen: dict[Key, tuple[float, float, AddressLiveness]] = field(default_factory=dict)
+
+    def record(self, answers: Sequence[AddressLiveness], waited: float, now: float) -> None:
+        for key in [k for k, (at, _, _) in self._seen.items() if now - at > self.span]:
+            del self._seen[key]
+        for a in answers:
+            if a.liveness is Liveness.SILENT:
+                self._seen[(a.network, a.address)] = (now, waited, a)
+
+    def reusable(self, key: Key, timeout: float, now: float) -> AddressLiveness | None:
+        """The SILENT answer for ``key`` a check waiting ``timeout`` may take as its own."""
+        seen = self._seen.get(key)
+        if seen is None:
+            return None
+        at, waited, answer = seen
+        return answer if now - at <= self.span and waited >= timeout else None
+
+
+class LookAhead:
+    """Looks started at podman's events, and the liveness source of the watcher's checks
+    (``liveness``): answers already taken, the rest asked on the wire."""
+
+    def __init__(self, wait: float, looker: Looker = ask_on_the_wire) -> None:
+        self.wait = wait
+        self._looker = looker
+        self._lock = threading.Lock()
+        self._memory = SilentMemory()
+        self._pending: dict[Key, threading.Event] = {}
+        self._running = 0
+        self._lines: Mapping[str, tuple[LineAddresses, ...]] = {}
+        self._rootless_uid: int | None = None
+        #: looks started, and answers a check took from memory (for tests and logs)
+        self.started = 0
+        self.reused = 0
+
+    def learn(self, snapshot: Snapshot) -> None:
+        """Remember the lines (and whose namespaces hold the bridges) a check saw."""
+        run_dir = snapshot.directory.run_dir
+        lines = lines_by_container(snapshot)
+        with self._lock:
+            self._lines = lines
+            self._rootless_uid = run_dir.uid if run_dir.scope is Scope.ROOTLESS else None
+
+    def container_done(self, container_id: str) -> None:
+        """Podman is done with ``container_id``: look at the addresses of its lines still
+        in their files (on a thread; returns at once)."""
+        with self._lock:
+            lines = self._lines.get(container_id, ())
+            rootless_uid = self._rootless_uid
+            if not lines or self._running >= MAX_LOOKS:
+                return
+            self._running += 1
+            self.started += 1
+            done = threading.Event()
+            keys = [(line.network, a) for line in lines for a in line.addresses]
+            for key in keys:
+                self._pending.setdefault(key, done)
+        thread = threading.Thread(
+            target=self._look,
+            args=(container_id, lines, rootless_uid, keys, done),
+            name="aardcheck-lookahead",
+            daemon=True,
+        )
+        thread.start()
+
+    def _look(
+        self,
+        container_id: str,
+        lines: Sequence[LineAddresses],
+        rootless_uid: int | None,
+        keys: list[Key],
+        done: threading.Event,
+    ) -> None:
+        try:
+            requests = [
+                LivenessRequest(line.network, line.interface, line.addresses, rootless_uid)
+                for line in lines
+                if _still_listed(line.path, container_id)
+            ]
+            if requests:
+                answers = self._looker(requests, self.wait)
+                with self._lock:
+                    self._memory.record(answers, self.wait, time.monotonic())
+        except Exception:
+            pass
+        finally:
+            with self._lock:
+                self._running -= 1
+                for key in keys:
+                    if self._pending.get(key) is done:
+                        del self._pending[key]
+            done.set()
+
+    def liveness(
+        self, requests: Sequence[LivenessRequest], timeout: float
+    ) -> tuple[AddressLiveness, ...]:
+        """One answer per address of ``requests``: a look in progress for one of them is
+        waited for (it started earlier), answers it may reuse are taken, the rest asked."""
+        keys = [(r.network, a) for r in requests for a in r.addresses]
+        with self._lock:
+            waiting = {self._pending[k] for k in keys if k in self._pending}
+        deadline = time.monotonic() + liveness_budget(timeout)
+        for done in waiting:
+            done.wait(max(0.0, deadline - time.monotonic()))
+        reused: dict[Key, AddressLiveness] = {}
+        with self._lock:
+            now = time.monotonic()
+            for key in keys:
+                if (answer := self._memory.reusable(key, timeout, now)) is not None:
+                    reused[key] = answer
+            self.reused += len(reused)
+        ask = [
+            LivenessRequest(
+                r.network,
+                r.interface,
+                rest,
+                r.rootless_uid,
+                r.netns_path,
+            )
+            for r in requests
+            if (rest := tuple(a for a in r.addresses if (r.network, a) not in reused))
+        ]
+        asked = self._looker(ask, timeout) if ask else ()
+        with self._lock:
+            self._memory.record(asked, timeout, time.monotonic())
+        found: Mapping[Key, AddressLiveness] = {
+            **reused,
+            **{(a.network, a.address): a for a in asked},
+        }
+        return tuple(found[k] for k in keys if k in found)
+
+
+def _still_listed(path: Path, container_id: str) -> bool:
+    """Whether the network's file still holds a line of ``container_id`` (netavark
+    removes it before podman's cleanup event when the teardown works)."""
+    try:
+        return container_id.encode() in read_network_file(path)
+    except (OSError, AardcheckError):  # gone or refused: nothing to look at
+        return False

@@ -1,0 +1,180 @@
+"""The watcher's look-ahead: ARP/NDP looks taken at podman's events, reused by checks."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from ipaddress import IPv4Address
+from pathlib import Path
+
+from aardcheck.models import AddressLiveness, IPAddress, Liveness, Snapshot
+from aardcheck.sources.liveness import LivenessRequest
+from aardcheck.watch.lookahead import (
+    MAX_LOOKS,
+    REUSE_SPAN,
+    LookAhead,
+    SilentMemory,
+    lines_by_container,
+)
+from tests.scenario_loader import load_scenario
+
+DEAD = "cba06b5736faf67e54b07b561eae94395e774c517a7d910a54369e1263ccfbd4"
+A, B = IPv4Address("10.89.0.2"), IPv4Address("10.89.0.3")
+
+
+class FakeWire:
+    """Answers as told (SILENT unless listed in ``alive``), and records what it was asked."""
+
+    def __init__(self, alive: Sequence[IPv4Address] = (), gate: threading.Event | None = None):
+        self.alive = set(alive)
+        self.gate = gate
+        self.asked: list[tuple[tuple[str, IPAddress], ...]] = []
+        self.waits: list[float] = []
+
+    def __call__(
+        self, requests: Sequence[LivenessRequest], timeout: float
+    ) -> tuple[AddressLiveness, ...]:
+        if self.gate is not None:
+            assert self.gate.wait(5)
+        self.asked.append(tuple((r.network, a) for r in requests for a in r.addresses))
+        self.waits.append(timeout)
+        return tuple(
+            AddressLiveness(
+                r.network, a, Liveness.ALIVE if a in self.alive else Liveness.SILENT, "fake"
+            )
+            for r in requests
+            for a in r.addresses
+        )
+
+
+def _request(*addresses: IPv4Address) -> LivenessRequest:
+    return LivenessRequest("proj_default", "podman1", tuple(addresses))
+
+
+def _snapshot(tmp_path: Path, lines_left: bool = True) -> Snapshot:
+    """The seed scenario with its network file copied where the test may change it."""
+    snap = load_scenario("seed-dead-alias")
+    source = snap.directory.files[0]
+    copy = tmp_path / "proj_default"
+    text = source.path.read_text()
+    copy.write_text(text if lines_left else text.replace(DEAD, "0" * 64))
+    files = (replace(source, path=copy),)
+    return replace(snap, directory=replace(snap.directory, files=files))
+
+
+def _settle(look: LookAhead) -> None:
+    deadline = time.monotonic() + 5
+    while look._running and time.monotonic() < deadline:  # bounded: a fake look is instant
+        time.sleep(0.01)
+    assert not look._running
+
+
+def test_lines_by_container_keeps_the_lines_with_a_bridge_to_look_on(tmp_path: Path) -> None:
+    snap = _snapshot(tmp_path)
+    lines = lines_by_container(snap)
+    assert [(x.network, x.interface, x.addresses) for x in lines[DEAD]] == [
+        ("proj_default", "podman1", (A,))
+    ]
+    bridgeless = replace(
+        snap,
+        podman=replace(
+            snap.podman, networks=tuple(replace(n, interface="") for n in snap.podman.networks)
+        ),
+    )
+    assert lines_by_container(bridgeless) == {}
+
+
+def test_memory_reuses_only_silence_young_enough_and_waited_for_long_enough() -> None:
+    memory = SilentMemory()
+    silent = AddressLiveness("n", A, Liveness.SILENT)
+    alive = AddressLiveness("n", B, Liveness.ALIVE)
+    memory.record([silent, alive], waited=0.3, now=10.0)
+    assert memory.reusable(("n", A), 0.3, 10.0 + REUSE_SPAN) == silent
+    assert memory.reusable(("n", A), 0.3, 10.1 + REUSE_SPAN) is None  # too old
+    assert memory.reusable(("n", A), 1.5, 10.5) is None  # a cold check waits longer
+    assert memory.reusable(("n", B), 0.3, 10.5) is None  # ALIVE is always asked again
+    memory.record([], waited=0.3, now=20.0)
+    assert not memory._seen  # old answers are dropped, not kept for ever
+
+
+def test_a_check_reuses_a_silent_answer_and_asks_the_rest() -> None:
+    wire = FakeWire(alive=[B])
+    look = LookAhead(0.3, wire)
+    first = look.liveness([_request(A, B)], 0.3)
+    assert [a.liveness for a in first] == [Liveness.SILENT, Liveness.ALIVE]
+    second = look.liveness([_request(A, B)], 0.3)
+    assert second == first  # same answers, in the same order
+    assert wire.asked == [(("proj_default", A), ("proj_default", B)), (("proj_default", B),)]
+    assert look.reused == 1
+    look.liveness([_request(A)], 1.5)  # the confirm check's cold wait asks on the wire
+    assert wire.asked[-1] == (("proj_default", A),) and wire.waits[-1] == 1.5
+
+
+def test_an_event_looks_ahead_and_the_check_takes_its_answer(tmp_path: Path) -> None:
+    wire = FakeWire()
+    look = LookAhead(0.3, wire)
+    look.learn(_snapshot(tmp_path))
+    look.container_done(DEAD)
+    _settle(look)
+    assert look.started == 1 and wire.asked == [(("proj_default", A),)]
+    answers = look.liveness([_request(A)], 0.3)
+    assert [a.liveness for a in answers] == [Liveness.SILENT]
+    assert len(wire.asked) == 1 and look.reused == 1
+
+
+def test_a_check_waits_for_a_look_in_progress_rather_than_asking_again(tmp_path: Path) -> None:
+    gate = threading.Event()
+    wire = FakeWire(gate=gate)
+    look = LookAhead(0.3, wire)
+    look.learn(_snapshot(tmp_path))
+    look.container_done(DEAD)
+    got: list[tuple[AddressLiveness, ...]] = []
+    check = threading.Thread(target=lambda: got.append(look.liveness([_request(A)], 0.3)))
+    check.start()
+    time.sleep(0.05)
+    assert check.is_alive()  # waiting for the look, not asking
+    gate.set()
+    check.join(5)
+    assert [a.liveness for a in got[0]] == [Liveness.SILENT]
+    assert wire.asked == [(("proj_default", A),)]
+
+
+def test_no_look_for_a_line_netavark_removed_or_an_unknown_container(tmp_path: Path) -> None:
+    wire = FakeWire()
+    look = LookAhead(0.3, wire)
+    look.learn(_snapshot(tmp_path, lines_left=False))
+    look.container_done(DEAD)  # its line is gone from the file: the teardown worked
+    look.container_done("f" * 64)  # no line of it was seen
+    _settle(look)
+    assert wire.asked == []
+
+
+def test_looks_at_once_are_bounded(tmp_path: Path) -> None:
+    gate = threading.Event()
+    wire = FakeWire(gate=gate)
+    look = LookAhead(0.3, wire)
+    look.learn(_snapshot(tmp_path))
+    for _ in range(MAX_LOOKS + 3):
+        look.container_done(DEAD)
+    assert look.started == MAX_LOOKS
+    gate.set()
+    _settle(look)
+
+
+def test_a_failing_look_leaves_the_check_to_ask(tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    def broken(requests: Sequence[LivenessRequest], timeout: float) -> tuple[AddressLiveness, ...]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("agent failed")
+        return FakeWire()(requests, timeout)
+
+    look = LookAhead(0.3, broken)
+    look.learn(_snapshot(tmp_path))
+    look.container_done(DEAD)
+    _settle(look)
+    answers = look.liveness([_request(A)], 0.3)
+    assert [a.liveness for a in answers] == [Liveness.SILENT] and len(calls) == 2
