@@ -179,7 +179,9 @@ class LookAhead:
         waited for (it started earlier), answers it may reuse are taken, the rest asked."""
         keys = [(r.network, a) for r in requests for a in r.addresses]
         with self._lock:
-            waiting = {self._pending[k] for k in keys if k in self._pending}
+            # a look waits self.wait: a check waiting longer could not take its answer
+            pending = self._pending if timeout <= self.wait else {}
+            waiting = {pending[k] for k in keys if k in pending}
         deadline = time.monotonic() + liveness_budget(timeout)
         for done in waiting:
             done.wait(max(0.0, deadline - time.monotonic()))

@@ -141,6 +141,28 @@ def test_a_check_waits_for_a_look_in_progress_rather_than_asking_again(tmp_path:
     assert wire.asked == [(("proj_default", A),)]
 
 
+def test_a_cold_wait_does_not_wait_for_a_short_look(tmp_path: Path) -> None:
+    """The confirm check (a cold wait) cannot take a short look's answer: it asks at
+    once instead of waiting for the look in progress."""
+    gate = threading.Event()
+    short = FakeWire(gate=gate)
+    cold = FakeWire()
+
+    def wire(requests: Sequence[LivenessRequest], timeout: float) -> tuple[AddressLiveness, ...]:
+        return (short if timeout < 1 else cold)(requests, timeout)
+
+    look = LookAhead(0.3, wire)
+    look.learn(_snapshot(tmp_path))
+    look.container_done(DEAD)
+    began = time.monotonic()
+    answers = look.liveness([_request(A)], 1.5)  # returns although the look is held
+    # waiting for the look would take its whole budget (2 s) here: the gate stays shut
+    assert time.monotonic() - began < 1.0
+    assert [a.liveness for a in answers] == [Liveness.SILENT] and cold.waits == [1.5]
+    gate.set()
+    _settle(look)
+
+
 def test_no_look_for_a_line_netavark_removed_or_an_unknown_container(tmp_path: Path) -> None:
     wire = FakeWire()
     look = LookAhead(0.3, wire)
