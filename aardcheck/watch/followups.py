@@ -42,7 +42,10 @@ CONFIRM_SILENT = "confirm silent addresses"
 #: addresses are lines in transit (a container stopping keeps its line until its cleanup,
 #: ~0.2-0.5 s): by then they are gone and the check waits for nothing. Run at once, it
 #: waited the cold 1.5 s for them, and a stale line's settling check queued behind it (the
-#: p95 detection latency of the podman 5 soak, 2.1 s).
+#: p95 detection latency of the podman 5 soak, 2.1 s). The look itself starts at once,
+#: beside the checks (watch/lookahead.LookAhead.confirm): the check takes its answers
+#: instead of waiting 1.5 s with a stale line queued behind it (soak H5: 2 of the 3
+#: slowest detections).
 CONFIRM_AFTER = 2.0
 
 #: The listing failure podman 4.3 has while any container's netns is gone (runner's words).

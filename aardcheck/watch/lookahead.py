@@ -8,7 +8,10 @@ behind the one in progress. So when podman says a container is done with and a l
 it is still in its network's file, the watcher looks at once, beside the check in
 progress; the check that reports the line then finds the answer waiting (or waits only
 for the rest of a look that started earlier). A check asking again about an address a
-check just found silent (a settling finding's recheck) reuses that answer too.
+check just found silent (a settling finding's recheck) reuses that answer too. And the
+look with a cold check's wait that confirms an address the short wait found silent runs
+beside the checks (``confirm``): the confirm check takes its answer, where it used to wait
+1.5 s itself with the next stale line queued behind it.
 
 Only SILENT answers are reused, for ``REUSE_SPAN`` seconds, and only by a check that
 waits no longer than the look did. An address that answered may fall silent at any
@@ -98,15 +101,17 @@ class SilentMemory:
 
 
 class LookAhead:
-    """Looks started at podman's events, and the liveness source of the watcher's checks
-    (``liveness``): answers already taken, the rest asked on the wire."""
+    """Looks started at podman's events and for the confirm check, and the liveness
+    source of the watcher's checks (``liveness``): answers already taken, the rest asked
+    on the wire."""
 
     def __init__(self, wait: float, looker: Looker = ask_on_the_wire) -> None:
         self.wait = wait
         self._looker = looker
         self._lock = threading.Lock()
         self._memory = SilentMemory()
-        self._pending: dict[Key, threading.Event] = {}
+        #: looks in progress, by the address and the wait they use
+        self._pending: dict[tuple[Key, float], threading.Event] = {}
         self._running = 0
         self._lines: Mapping[str, tuple[LineAddresses, ...]] = {}
         self._rootless_uid: int | None = None
@@ -116,11 +121,10 @@ class LookAhead:
 
     def learn(self, snapshot: Snapshot) -> None:
         """Remember the lines (and whose namespaces hold the bridges) a check saw."""
-        run_dir = snapshot.directory.run_dir
         lines = lines_by_container(snapshot)
         with self._lock:
             self._lines = lines
-            self._rootless_uid = run_dir.uid if run_dir.scope is Scope.ROOTLESS else None
+            self._rootless_uid = _rootless_uid(snapshot)
 
     def container_done(self, container_id: str) -> None:
         """Podman is done with ``container_id``: look at the addresses of its lines still
@@ -128,17 +132,56 @@ class LookAhead:
         with self._lock:
             lines = self._lines.get(container_id, ())
             rootless_uid = self._rootless_uid
-            if not lines or self._running >= MAX_LOOKS:
+
+        def still_listed() -> list[LivenessRequest]:
+            return [
+                LivenessRequest(line.network, line.interface, line.addresses, rootless_uid)
+                for line in lines
+                if _still_listed(line.path, container_id)
+            ]
+
+        keys = [(line.network, a) for line in lines for a in line.addresses]
+        self._start(keys, still_listed, self.wait)
+
+    def confirm(self, snapshot: Snapshot, wait: float) -> None:
+        """Look again, with the longer ``wait``, at every address ``snapshot`` found
+        silent: the confirm check that follows takes these answers instead of waiting
+        ``wait`` itself, and holds up no stale line behind it."""
+        interfaces = {n.name: n.interface for n in snapshot.podman.networks if n.interface}
+        silent: dict[str, list[IPAddress]] = {}
+        for a in snapshot.liveness:
+            if a.liveness is Liveness.SILENT and a.network in interfaces:
+                silent.setdefault(a.network, []).append(a.address)
+        uid = _rootless_uid(snapshot)
+        requests = [
+            LivenessRequest(net, interfaces[net], tuple(addresses), uid)
+            for net, addresses in silent.items()
+        ]
+        keys = [(r.network, a) for r in requests for a in r.addresses]
+        self._start(keys, lambda: requests, wait)
+
+    def _start(
+        self, keys: list[Key], requests: Callable[[], list[LivenessRequest]], wait: float
+    ) -> None:
+        """Look at ``keys`` on a thread, unless each is being looked at with ``wait``
+        already or has an answer such a look would give; at most ``MAX_LOOKS`` at once."""
+        with self._lock:
+            now = time.monotonic()
+            new = [
+                k
+                for k in keys
+                if (k, wait) not in self._pending and not self._memory.reusable(k, wait, now)
+            ]
+            if not new or self._running >= MAX_LOOKS:
                 return
             self._running += 1
             self.started += 1
             done = threading.Event()
-            keys = [(line.network, a) for line in lines for a in line.addresses]
-            for key in keys:
-                self._pending.setdefault(key, done)
+            for key in new:
+                self._pending[(key, wait)] = done
         thread = threading.Thread(
             target=self._look,
-            args=(container_id, lines, rootless_uid, keys, done),
+            args=(requests, wait, new, done),
             name="aardcheck-lookahead",
             daemon=True,
         )
@@ -146,42 +189,40 @@ class LookAhead:
 
     def _look(
         self,
-        container_id: str,
-        lines: Sequence[LineAddresses],
-        rootless_uid: int | None,
+        requests: Callable[[], list[LivenessRequest]],
+        wait: float,
         keys: list[Key],
         done: threading.Event,
     ) -> None:
         try:
-            requests = [
-                LivenessRequest(line.network, line.interface, line.addresses, rootless_uid)
-                for line in lines
-                if _still_listed(line.path, container_id)
-            ]
-            if requests:
-                answers = self._looker(requests, self.wait)
+            if asked := requests():
+                answers = self._looker(asked, wait)
                 with self._lock:
-                    self._memory.record(answers, self.wait, time.monotonic())
-        except Exception:
+                    self._memory.record(answers, wait, time.monotonic())
+        except Exception:  # a look ahead is an optimisation: its check asks itself
             pass
         finally:
             with self._lock:
                 self._running -= 1
                 for key in keys:
-                    if self._pending.get(key) is done:
-                        del self._pending[key]
+                    if self._pending.get((key, wait)) is done:
+                        del self._pending[(key, wait)]
             done.set()
 
     def liveness(
         self, requests: Sequence[LivenessRequest], timeout: float
     ) -> tuple[AddressLiveness, ...]:
-        """One answer per address of ``requests``: a look in progress for one of them is
-        waited for (it started earlier), answers it may reuse are taken, the rest asked."""
+        """One answer per address of ``requests``: answers it may reuse are taken, a look
+        in progress with the same wait is waited for (it started earlier), the rest are
+        asked."""
         keys = [(r.network, a) for r in requests for a in r.addresses]
         with self._lock:
-            # a look waits self.wait: a check waiting longer could not take its answer
-            pending = self._pending if timeout <= self.wait else {}
-            waiting = {pending[k] for k in keys if k in pending}
+            now = time.monotonic()
+            waiting = {
+                self._pending[(k, timeout)]
+                for k in keys
+                if (k, timeout) in self._pending and not self._memory.reusable(k, timeout, now)
+            }
         deadline = time.monotonic() + liveness_budget(timeout)
         for done in waiting:
             done.wait(max(0.0, deadline - time.monotonic()))
@@ -193,13 +234,7 @@ class LookAhead:
                     reused[key] = answer
             self.reused += len(reused)
         ask = [
-            LivenessRequest(
-                r.network,
-                r.interface,
-                rest,
-                r.rootless_uid,
-                r.netns_path,
-            )
+            LivenessRequest(r.network, r.interface, rest, r.rootless_uid, r.netns_path)
             for r in requests
             if (rest := tuple(a for a in r.addresses if (r.network, a) not in reused))
         ]
@@ -211,6 +246,12 @@ class LookAhead:
             **{(a.network, a.address): a for a in asked},
         }
         return tuple(found[k] for k in keys if k in found)
+
+
+def _rootless_uid(snapshot: Snapshot) -> int | None:
+    """The rootless user whose namespace holds the bridges (None: rootful)."""
+    run_dir = snapshot.directory.run_dir
+    return run_dir.uid if run_dir.scope is Scope.ROOTLESS else None
 
 
 def _still_listed(path: Path, container_id: str) -> bool:

@@ -344,6 +344,7 @@ class Watcher:
         if result is not None and (
             silent := to_confirm(result.snapshot.liveness, wait, self.cold_wait)
         ):
+            self.lookahead.confirm(result.snapshot, self.cold_wait)  # its check takes this
             self.timetable.add(now + CONFIRM_AFTER, Batch(silent, (CONFIRM_SILENT,)))
         self._publish(update.transitions)
         if update.recheck_at is not None:

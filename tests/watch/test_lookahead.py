@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Sequence
@@ -51,6 +52,10 @@ class FakeWire:
 
 def _request(*addresses: IPv4Address) -> LivenessRequest:
     return LivenessRequest("proj_default", "podman1", tuple(addresses))
+
+
+def _requests(address: IPv4Address) -> list[LivenessRequest]:
+    return [_request(address)]
 
 
 def _snapshot(tmp_path: Path, lines_left: bool = True) -> Snapshot:
@@ -173,16 +178,49 @@ def test_no_look_for_a_line_netavark_removed_or_an_unknown_container(tmp_path: P
     assert wire.asked == []
 
 
-def test_looks_at_once_are_bounded(tmp_path: Path) -> None:
+def test_looks_at_once_are_bounded_and_one_address_is_looked_at_once(tmp_path: Path) -> None:
     gate = threading.Event()
     wire = FakeWire(gate=gate)
     look = LookAhead(0.3, wire)
     look.learn(_snapshot(tmp_path))
-    for _ in range(MAX_LOOKS + 3):
-        look.container_done(DEAD)
+    look.container_done(DEAD)
+    look.container_done(DEAD)  # the same address, the same wait: already being looked at
+    assert look.started == 1
+    for i in range(MAX_LOOKS + 3):
+        address = IPv4Address(f"10.89.0.{100 + i}")
+        look._start([("proj_default", address)], functools.partial(_requests, address), 0.3)
     assert look.started == MAX_LOOKS
     gate.set()
     _settle(look)
+
+
+def test_the_confirm_look_runs_beside_the_checks_and_the_confirm_check_takes_it(
+    tmp_path: Path,
+) -> None:
+    """A short check that found an address silent starts the cold look at once; a short
+    check meanwhile does not wait for it, and the confirm check takes its answer."""
+    gate = threading.Event()
+    cold = FakeWire(gate=gate)
+    short = FakeWire()
+
+    def wire(requests: Sequence[LivenessRequest], timeout: float) -> tuple[AddressLiveness, ...]:
+        return (short if timeout < 1 else cold)(requests, timeout)
+
+    look = LookAhead(0.3, wire)
+    found = look.liveness([_request(A)], 0.3)
+    snap = replace(_snapshot(tmp_path), liveness=found)
+    look.confirm(snap, 1.5)
+    assert look.started == 1
+    look.liveness([_request(B)], 0.3)  # not held up by the cold look of A
+    assert short.asked == [(("proj_default", A),), (("proj_default", B),)]
+    gate.set()
+    _settle(look)
+    assert cold.asked == [(("proj_default", A),)] and cold.waits == [1.5]
+    answers = look.liveness([_request(A)], 1.5)
+    assert [a.liveness for a in answers] == [Liveness.SILENT]
+    assert len(cold.asked) == 1  # taken, not asked again
+    look.confirm(snap, 1.5)  # answered with that wait already: no new look
+    assert look.started == 1
 
 
 def test_a_failing_look_leaves_the_check_to_ask(tmp_path: Path) -> None:

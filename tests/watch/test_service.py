@@ -171,7 +171,9 @@ def test_podman_done_with_a_container_looks_ahead_for_the_check(
             AddressLiveness(r.network, a, Liveness.SILENT) for r in requests for a in r.addresses
         )
 
-    watcher, _ = make_watcher(monkeypatch, lambda s, o: result_of(load_scenario("seed-dead-alias")))
+    # no address found silent yet: no confirm look
+    unlooked = replace(load_scenario("seed-dead-alias"), liveness=())
+    watcher, _ = make_watcher(monkeypatch, lambda s, o: result_of(unlooked))
     watcher.lookahead._looker = wire
     watcher.check(Batch(None, ("start",)))
     watcher._on_podman_event(PodmanEvent("container", "died", DEAD, "old", 0))
@@ -259,12 +261,19 @@ def test_findings_without_the_probe_are_reported_before_the_probe_ends(
 def test_silent_addresses_are_confirmed_later_not_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """The short ARP wait found an address silent: the check that waits the cold time
     for it comes ``CONFIRM_AFTER`` later (a line in transit is gone by then), so it does
-    not hold up the checks that events ask for meanwhile."""
+    not hold up the checks that events ask for meanwhile; the look with the cold wait
+    starts at once, beside the checks, for that check to take."""
     snapshot = load_scenario("seed-dead-alias")
     assert any(a.liveness is Liveness.SILENT for a in snapshot.liveness)
     watcher, _ = make_watcher(monkeypatch, lambda s, o: result_of(snapshot))
+    looks: list[float] = []
+    watcher.lookahead._looker = lambda requests, wait: looks.append(wait) or ()
     before = time.monotonic()
     watcher.check(Batch(None, ("start",)))
+    deadline = time.monotonic() + 5
+    while not looks and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert looks == [watcher.cold_wait]
     due = watcher.timetable.next_at()
     assert due is not None and due >= before + CONFIRM_AFTER
     assert watcher.timetable.take(time.monotonic()) is None
