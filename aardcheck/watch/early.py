@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from aardcheck.checks.analysis import analyse, needs_probe
 from aardcheck.findings import Finding, Kind
 from aardcheck.models import Snapshot
 from aardcheck.watch.followups import ContainerTransit
+from aardcheck.watch.lookahead import lines_outlived
 from aardcheck.watch.transitions import FindingTracker, Transition
 
 #: The reason of the check that follows one that stopped its probe.
@@ -36,6 +37,16 @@ def without_probe(f: Finding) -> bool:
     return not needs_probe(f)
 
 
+def done_with(
+    transit: ContainerTransit, snapshot: Snapshot | None, started: float, known: Collection[str]
+) -> frozenset[str]:
+    """Containers a check that started at ``started`` may call gone without a settle
+    period: podman said it was done with them before, or their line outlived them
+    (``known``: the containers seen before the check began)."""
+    outlived = lines_outlived(snapshot, known) if snapshot is not None else frozenset()
+    return transit.finished_before(started) | outlived
+
+
 def early_report(
     tracker: FindingTracker,
     transit: ContainerTransit,
@@ -43,17 +54,18 @@ def early_report(
     scope: frozenset[str] | None,
     started: float,
     ignore: tuple[Kind, ...],
+    known: Collection[str],
 ) -> Callable[[Snapshot], None]:
-    """The ``on_partial`` of one watcher check of ``scope`` that started at ``started``
-    and ignores ``ignore``: settle the findings decided without the probe as the whole
-    check will, and report them."""
+    """The ``on_partial`` of one watcher check of ``scope`` that started at ``started``,
+    knowing the containers ``known``, and ignores ``ignore``: settle the findings decided
+    without the probe as the whole check will, and report them."""
 
     def on_partial(snapshot: Snapshot) -> None:
         update = tracker.update(
             analyse(snapshot, ignore=ignore),
             scope,
             started,
-            finished=transit.finished_before(started),
+            finished=done_with(transit, snapshot, started, known),
             busy=transit.busy_at(started),
             covers=without_probe,
         )

@@ -29,6 +29,7 @@ from collections import Counter as Tally
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prometheus_client import (
     CollectorRegistry,
@@ -44,6 +45,9 @@ from prometheus_client.registry import Collector
 from aardcheck.findings import Finding
 from aardcheck.models import ProbeAnswer
 from aardcheck.repair.outcome import Change as RepairChange
+
+if TYPE_CHECKING:
+    from aardcheck.watch.output import Reporter
 
 TEXTFILE_NAME = "aardcheck.prom"
 PROBE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -200,6 +204,19 @@ class WatchMetrics:
             registry.register(_Labelled(self.registry, dict(labels)))
         write_to_textfile(str(target), registry)
         return target
+
+
+def write_textfile(metrics: WatchMetrics, directory: Path | None, reporter: Reporter) -> None:
+    """Write the metrics for node_exporter when ``directory`` is set; a failure (and the
+    recovery after it) is said once, not raised: the watcher goes on."""
+    if directory is None:
+        return
+    try:
+        metrics.write_textfile(directory)
+    except OSError as err:
+        reporter.problem("textfile", f"cannot write metrics to {directory}: {err}")
+    else:
+        reporter.recovered("textfile", f"metrics written to {directory} again")
 
 
 class _Labelled(Collector):

@@ -20,9 +20,9 @@ from aardcheck.findings import CheckResult, Finding
 from aardcheck.models import RunDir
 from aardcheck.runner.check import check_with
 from aardcheck.sources.podman_api import PodmanSession
+from aardcheck.watch import early
 from aardcheck.watch.answer import AnswerServer, AnswerState
 from aardcheck.watch.directories import DirectoryWatch, guess_dirs
-from aardcheck.watch.early import PROBE_STOPPED, ProbePatience, early_report, without_probe
 from aardcheck.watch.followups import (
     CONFIRM_AFTER,
     CONFIRM_SILENT,
@@ -35,7 +35,7 @@ from aardcheck.watch.followups import (
 )
 from aardcheck.watch.link import PodmanLink
 from aardcheck.watch.lookahead import LookAhead
-from aardcheck.watch.metrics import WatchMetrics
+from aardcheck.watch.metrics import WatchMetrics, write_textfile
 from aardcheck.watch.notify import SystemdNotifier
 from aardcheck.watch.options import WatchOptions
 from aardcheck.watch.output import Reporter, check_line, describe_error, ready_line
@@ -69,7 +69,7 @@ class Watcher:
         self.metrics = metrics or WatchMetrics()
         self.signal = WorkSignal(Debouncer(options.debounce, options.max_delay))
         self.tracker = FindingTracker(settle=options.settle)
-        self.patience = ProbePatience(lambda: self.signal.requests)
+        self.patience = early.ProbePatience(lambda: self.signal.requests)
         self.timetable = Timetable()
         self.link = PodmanLink(options.check.url)
         self.dirs = DirectoryWatch(self._request)
@@ -83,6 +83,8 @@ class Watcher:
         self.run_dir: RunDir | None = None
         self.checks = 0
         self._members: Mapping[str, frozenset[str]] = {}
+        #: the containers known when the check in progress began (early.done_with)
+        self._known: frozenset[str] = frozenset()
         self._stream_lost = False
         self._postponed: dict[str, float] = {}
         self.stop_reason = ""
@@ -244,7 +246,7 @@ class Watcher:
         if self.dirs.needs_rearm:
             for note in self.dirs.rearm():
                 self.reporter.info(note)
-        started = time.monotonic()
+        started, self._known = time.monotonic(), frozenset(self._members)
         wait = liveness_wait(batch.reasons, self.options.check.liveness_timeout, self.cold_wait)
         try:
             session = self.link.session()
@@ -265,10 +267,10 @@ class Watcher:
         out (a check must not name them) but their findings resolve all the same."""
         wanted = self.options.check.networks if scope is None else scope
         options = replace(self.options.check, liveness_timeout=wait)
-        early = early_report(
-            self.tracker, self._transit, self._publish, scope, started, options.ignore
+        on_partial = early.early_report(
+            self.tracker, self._transit, self._publish, scope, started, options.ignore, self._known
         )
-        look = (early, self.patience.for_check(), self.lookahead.liveness)
+        look = (on_partial, self.patience.for_check(), self.lookahead.liveness)
         try:
             return check_with(session, replace(options, networks=wanted), *look), wanted
         except UsageError:
@@ -332,15 +334,17 @@ class Watcher:
             findings,
             scope,
             started,
-            finished=self._transit.finished_before(started),
+            finished=early.done_with(
+                self._transit, result.snapshot if result else None, started, self._known
+            ),
             busy=self._transit.busy_at(started),
-            covers=without_probe if stopped else None,
+            covers=early.without_probe if stopped else None,
         )
         self.answers.checked(
             result, None if scope is None else checked or frozenset(), started, wait
         )
         if stopped:  # the next check, at once, probes again
-            self.timetable.add(now, Batch(checked, (PROBE_STOPPED,)))
+            self.timetable.add(now, Batch(checked, (early.PROBE_STOPPED,)))
         if result is not None and (
             silent := to_confirm(result.snapshot.liveness, wait, self.cold_wait)
         ):
@@ -392,12 +396,4 @@ class Watcher:
             self.timetable.add(time.monotonic(), Batch(round_.touched, ("after repair",)))
 
     def _write_textfile(self) -> None:
-        directory = self.options.textfile_dir
-        if directory is None:
-            return
-        try:
-            self.metrics.write_textfile(directory)
-        except OSError as err:
-            self.reporter.problem("textfile", f"cannot write metrics to {directory}: {err}")
-        else:
-            self.reporter.recovered("textfile", f"metrics written to {directory} again")
+        write_textfile(self.metrics, self.options.textfile_dir, self.reporter)

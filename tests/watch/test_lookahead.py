@@ -18,6 +18,7 @@ from aardcheck.watch.lookahead import (
     LookAhead,
     SilentMemory,
     lines_by_container,
+    lines_outlived,
 )
 from tests.scenario_loader import load_scenario
 
@@ -238,3 +239,14 @@ def test_a_failing_look_leaves_the_check_to_ask(tmp_path: Path) -> None:
     _settle(look)
     answers = look.liveness([_request(A)], 0.3)
     assert [a.liveness for a in answers] == [Liveness.SILENT] and len(calls) == 2
+
+
+def test_a_line_read_after_the_listing_lost_its_container_outlived_it(tmp_path: Path) -> None:
+    snap = _snapshot(tmp_path)
+    assert DEAD not in {c.id for c in snap.podman.containers}
+    everyone = {DEAD, *(c.id for c in snap.podman.containers)}
+    assert lines_outlived(snap, everyone) == frozenset({DEAD})  # listed ones never count
+    # a container the watcher did not know before the listing may be newer than it
+    assert lines_outlived(snap, everyone - {DEAD}) == frozenset()
+    gone = _snapshot(tmp_path, lines_left=False)  # netavark removed it since: in transit
+    assert lines_outlived(gone, everyone) == frozenset()

@@ -8,6 +8,7 @@ import ipaddress
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -194,6 +195,32 @@ def test_podman_done_with_a_container_looks_ahead_for_the_check(
     assert sources == [watcher.lookahead.liveness]
 
 
+def test_a_line_that_outlived_its_container_needs_no_settle_period(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """podman's ``remove`` event may come seconds late (4.3): a dead line of a container
+    the watcher knew, whose file still holds it after the listing lost the container, is
+    reported at once; one whose line is gone from the file by then (a teardown in
+    progress), or of a container first seen now (it may be newer than the listing), waits
+    its settle period."""
+    seed = load_scenario("seed-dead-alias")
+    text = seed.directory.files[0].path.read_text()
+    copy = tmp_path / NET
+    files = (replace(seed.directory.files[0], path=copy),)
+    snapshot = replace(seed, directory=replace(seed.directory, files=files))
+    for left, known, reported in ((False, True, False), (True, False, False), (True, True, True)):
+        copy.write_text(text if left else text.replace(DEAD, "0" * 64))
+        err = io.StringIO()
+        options = WatchOptions(check=CheckOptions(), settle=30)
+        watcher = Watcher(options, Reporter(json_output=False, err=err, journal=False))
+        watcher.link = FakeLink()  # type: ignore[assignment]
+        monkeypatch.setattr(service, "check_with", lambda session, o, *hooks: result_of(snapshot))
+        monkeypatch.setattr(watcher.dirs, "add", lambda dirs: [])
+        watcher._members = {DEAD: frozenset({NET})} if known else {}
+        watcher.check(Batch(None, ("start",)))
+        assert bool([ln for ln in lines(err) if " dead-entry " in ln]) is reported
+
+
 def test_events_outside_the_selection_are_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
     watcher, _ = make_watcher(
         monkeypatch, lambda s, o: result_of(load_scenario("seed-dead-alias")), frozenset({"other"})
@@ -267,7 +294,12 @@ def test_silent_addresses_are_confirmed_later_not_at_once(monkeypatch: pytest.Mo
     assert any(a.liveness is Liveness.SILENT for a in snapshot.liveness)
     watcher, _ = make_watcher(monkeypatch, lambda s, o: result_of(snapshot))
     looks: list[float] = []
-    watcher.lookahead._looker = lambda requests, wait: looks.append(wait) or ()
+
+    def wire(requests: Any, wait: float) -> tuple[AddressLiveness, ...]:
+        looks.append(wait)
+        return ()
+
+    watcher.lookahead._looker = wire
     before = time.monotonic()
     watcher.check(Batch(None, ("start",)))
     deadline = time.monotonic() + 5
