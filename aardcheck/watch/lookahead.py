@@ -265,22 +265,24 @@ def lines_outlived(snapshot: Snapshot, known: Collection[str]) -> frozenset[str]
     not a teardown in progress, and needs no settle period whether podman's ``remove``
     event has come yet or not (4.3's came up to 3 s late in soak H5). ``known`` rules out
     a container created after the listing: its line is written after its creation."""
-    listed = {c.id for c in snapshot.podman.containers}
+    gone = set(known) - {c.id for c in snapshot.podman.containers}
     found: set[str] = set()
     for f in snapshot.directory.files:
-        for e in f.entries:
-            cid = e.container_id
-            if cid in listed or cid in found or cid not in known:
-                continue
-            if _still_listed(f.path, cid):
-                found.add(cid)
+        wanted = {e.container_id for e in f.entries if e.container_id in gone} - found
+        if wanted and (now := _content(f.path)):
+            found |= {cid for cid in wanted if cid.encode() in now}
     return frozenset(found)
 
 
 def _still_listed(path: Path, container_id: str) -> bool:
     """Whether the network's file still holds a line of ``container_id`` (netavark
     removes it before podman's cleanup event when the teardown works)."""
+    return container_id.encode() in _content(path)
+
+
+def _content(path: Path) -> bytes:
+    """The file's bytes now; empty when it is gone or refused (nothing to look at)."""
     try:
-        return container_id.encode() in read_network_file(path)
-    except (OSError, AardcheckError):  # gone or refused: nothing to look at
-        return False
+        return read_network_file(path)
+    except (OSError, AardcheckError):
+        return b""
