@@ -7,26 +7,27 @@ and P4) that wait was 0.36-0.47 s of every detection, and the check itself often
 behind the one in progress. So when podman says a container is done with and a line of
 it is still in its network's file, the watcher looks at once, beside the check in
 progress; the check that reports the line then finds the answer waiting (or waits only
-for the rest of a look that started earlier). A check asking again about an address a
-check just found silent (a settling finding's recheck) reuses that answer too. And the
-look with a cold check's wait that confirms an address the short wait found silent runs
-beside the checks (``confirm``): the confirm check takes its answer, where it used to wait
-1.5 s itself with the next stale line queued behind it.
+for the rest of a look that started earlier). And the look with a cold check's wait
+that confirms an address the short wait found silent runs beside the checks
+(``confirm``): the confirm check takes its answer, where it used to wait 1.5 s itself
+with the next stale line queued behind it.
 
-Only SILENT answers are reused, for ``REUSE_SPAN`` seconds, and only by a check that
-waits no longer than the look did. An address that answered may fall silent at any
-moment (its namespace goes away), so ALIVE is always asked again. A silent one answers
-again only if something takes the address: a podman container then shows in the listing
-and the address is not asked about at all; another store's container within those
-seconds is what the confirm check, with a cold check's wait (followups.CONFIRM_SILENT),
-is there for.
+Only the answers of these looks are taken, never a check's own: a settling finding's
+recheck asks again, so a line is not called dead on fewer independent looks than before.
+Only SILENT answers are taken, for ``REUSE_SPAN`` seconds, by a check that waits no
+longer than the look did, on the same bridge from the same namespace. An address that
+answered may fall silent at any moment (its namespace goes away), so ALIVE is always
+asked again. A silent one answers again only if something takes the address: a podman
+container then shows in the listing and the address is not asked about at all; another
+store's container within those seconds is what the confirm check, with a cold check's
+wait (followups.CONFIRM_SILENT), is there for.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,12 +36,14 @@ from aardcheck.models import AddressLiveness, IPAddress, Liveness, Scope, Snapsh
 from aardcheck.sources.aardvark_files import read_network_file
 from aardcheck.sources.liveness import LivenessRequest, check_liveness_many, liveness_budget
 
-#: Seconds a SILENT answer is reused for.
+#: Seconds a SILENT answer is taken for.
 REUSE_SPAN = 2.0
-#: Looks run at once at most; an event beyond that gets none (its check asks itself).
+#: Looks of one wait (the events' short one, the confirm's cold one) running at once at
+#: most; one beyond that is not started (its check asks itself).
 MAX_LOOKS = 4
 
-Key = tuple[str, IPAddress]
+#: Where an answer holds: network, bridge, rootless uid, namespace path, address.
+Key = tuple[str, str, int | None, str | None, IPAddress]
 #: What asks on the wire: requests and a wait in seconds -> one answer per address.
 Looker = Callable[[Sequence[LivenessRequest], float], tuple[AddressLiveness, ...]]
 
@@ -49,6 +52,15 @@ def ask_on_the_wire(
     requests: Sequence[LivenessRequest], timeout: float
 ) -> tuple[AddressLiveness, ...]:
     return check_liveness_many(requests, timeout=timeout)
+
+
+def keys_of(requests: Iterable[LivenessRequest]) -> list[Key]:
+    """One key per address, in the order the answers come in."""
+    return [
+        (r.network, r.interface, r.rootless_uid, r.netns_path, a)
+        for r in requests
+        for a in r.addresses
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +96,14 @@ class SilentMemory:
     span: float = REUSE_SPAN
     _seen: dict[Key, tuple[float, float, AddressLiveness]] = field(default_factory=dict)
 
-    def record(self, answers: Sequence[AddressLiveness], waited: float, now: float) -> None:
-        for key in [k for k, (at, _, _) in self._seen.items() if now - at > self.span]:
-            del self._seen[key]
-        for a in answers:
+    def record(
+        self, answers: Iterable[tuple[Key, AddressLiveness]], waited: float, now: float
+    ) -> None:
+        for old in [k for k, (at, _, _) in self._seen.items() if now - at > self.span]:
+            del self._seen[old]
+        for key, a in answers:
             if a.liveness is Liveness.SILENT:
-                self._seen[(a.network, a.address)] = (now, waited, a)
+                self._seen[key] = (now, waited, a)
 
     def reusable(self, key: Key, timeout: float, now: float) -> AddressLiveness | None:
         """The SILENT answer for ``key`` a check waiting ``timeout`` may take as its own."""
@@ -102,21 +116,23 @@ class SilentMemory:
 
 class LookAhead:
     """Looks started at podman's events and for the confirm check, and the liveness
-    source of the watcher's checks (``liveness``): answers already taken, the rest asked
+    source of the watcher's checks (``liveness``): those looks' answers, the rest asked
     on the wire."""
 
     def __init__(self, wait: float, looker: Looker = ask_on_the_wire) -> None:
         self.wait = wait
         self._looker = looker
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
         self._memory = SilentMemory()
-        #: looks in progress, by the address and the wait they use
+        #: looks in progress, by the key and the wait they use
         self._pending: dict[tuple[Key, float], threading.Event] = {}
-        self._running = 0
+        self._running: dict[float, int] = {}
         self._lines: Mapping[str, tuple[LineAddresses, ...]] = {}
         self._rootless_uid: int | None = None
-        #: looks started, and answers a check took from memory (for tests and logs)
+        #: looks started and failed, answers checks took (for tests and the log)
         self.started = 0
+        self.failed = 0
         self.reused = 0
 
     def learn(self, snapshot: Snapshot) -> None:
@@ -131,17 +147,17 @@ class LookAhead:
         in their files (on a thread; returns at once)."""
         with self._lock:
             lines = self._lines.get(container_id, ())
-            rootless_uid = self._rootless_uid
+            uid = self._rootless_uid
+        requests = [LivenessRequest(x.network, x.interface, x.addresses, uid) for x in lines]
 
         def still_listed() -> list[LivenessRequest]:
             return [
-                LivenessRequest(line.network, line.interface, line.addresses, rootless_uid)
-                for line in lines
-                if _still_listed(line.path, container_id)
+                r
+                for r, line in zip(requests, lines, strict=True)
+                if container_id.encode() in file_bytes(line.path)
             ]
 
-        keys = [(line.network, a) for line in lines for a in line.addresses]
-        self._start(keys, still_listed, self.wait)
+        self._start(keys_of(requests), still_listed, self.wait)
 
     def confirm(self, snapshot: Snapshot, wait: float) -> None:
         """Look again, with the longer ``wait``, at every address ``snapshot`` found
@@ -157,8 +173,7 @@ class LookAhead:
             LivenessRequest(net, interfaces[net], tuple(addresses), uid)
             for net, addresses in silent.items()
         ]
-        keys = [(r.network, a) for r in requests for a in r.addresses]
-        self._start(keys, lambda: requests, wait)
+        self._start(keys_of(requests), lambda: requests, wait)
 
     def _start(
         self, keys: list[Key], requests: Callable[[], list[LivenessRequest]], wait: float
@@ -172,20 +187,34 @@ class LookAhead:
                 for k in keys
                 if (k, wait) not in self._pending and not self._memory.reusable(k, wait, now)
             ]
-            if not new or self._running >= MAX_LOOKS:
+            if not new or self._running.get(wait, 0) >= MAX_LOOKS:
                 return
-            self._running += 1
-            self.started += 1
             done = threading.Event()
-            for key in new:
+            self._begin(new, wait, done, +1)
+            self.started += 1
+        try:
+            threading.Thread(
+                target=self._look,
+                args=(requests, wait, new, done),
+                name="aardcheck-lookahead",
+                daemon=True,
+            ).start()
+        except RuntimeError:  # no thread to be had: the check asks itself
+            with self._lock:
+                self._begin(new, wait, done, -1)
+                self.started -= 1
+            done.set()
+
+    def _begin(self, keys: list[Key], wait: float, done: threading.Event, step: int) -> None:
+        """Count a look in (+1) or out (-1), with its pending keys. Lock held."""
+        self._running[wait] = self._running.get(wait, 0) + step
+        for key in keys:
+            if step > 0:
                 self._pending[(key, wait)] = done
-        thread = threading.Thread(
-            target=self._look,
-            args=(requests, wait, new, done),
-            name="aardcheck-lookahead",
-            daemon=True,
-        )
-        thread.start()
+            elif self._pending.get((key, wait)) is done:
+                del self._pending[(key, wait)]
+        if step < 0:
+            self._idle.notify_all()
 
     def _look(
         self,
@@ -198,24 +227,29 @@ class LookAhead:
             if asked := requests():
                 answers = self._looker(asked, wait)
                 with self._lock:
-                    self._memory.record(answers, wait, time.monotonic())
-        except Exception:  # a look ahead is an optimisation: its check asks itself
-            pass
+                    self._memory.record(
+                        zip(keys_of(asked), answers, strict=True), wait, time.monotonic()
+                    )
+        except Exception:  # a look ahead saves time only: its check asks itself
+            with self._lock:
+                self.failed += 1
         finally:
             with self._lock:
-                self._running -= 1
-                for key in keys:
-                    if self._pending.get((key, wait)) is done:
-                        del self._pending[(key, wait)]
+                self._begin(keys, wait, done, -1)
             done.set()
+
+    def join(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the looks in progress to end (each ends
+        within its wait's budget); True when none runs."""
+        with self._idle:
+            return self._idle.wait_for(lambda: not any(self._running.values()), timeout)
 
     def liveness(
         self, requests: Sequence[LivenessRequest], timeout: float
     ) -> tuple[AddressLiveness, ...]:
-        """One answer per address of ``requests``: answers it may reuse are taken, a look
-        in progress with the same wait is waited for (it started earlier), the rest are
-        asked."""
-        keys = [(r.network, a) for r in requests for a in r.addresses]
+        """One answer per address of ``requests``: the looks' answers it may take, a look
+        in progress with the same wait waited for (it started earlier), the rest asked."""
+        keys = keys_of(requests)
         with self._lock:
             now = time.monotonic()
             waiting = {
@@ -226,63 +260,41 @@ class LookAhead:
         deadline = time.monotonic() + liveness_budget(timeout)
         for done in waiting:
             done.wait(max(0.0, deadline - time.monotonic()))
-        reused: dict[Key, AddressLiveness] = {}
+        taken: dict[Key, AddressLiveness] = {}
         with self._lock:
             now = time.monotonic()
             for key in keys:
                 if (answer := self._memory.reusable(key, timeout, now)) is not None:
-                    reused[key] = answer
-            self.reused += len(reused)
+                    taken[key] = answer
+            self.reused += len(taken)
         ask = [
             LivenessRequest(r.network, r.interface, rest, r.rootless_uid, r.netns_path)
             for r in requests
-            if (rest := tuple(a for a in r.addresses if (r.network, a) not in reused))
+            if (rest := tuple(a for a in r.addresses if _key(r, a) not in taken))
         ]
         asked = self._looker(ask, timeout) if ask else ()
-        with self._lock:
-            self._memory.record(asked, timeout, time.monotonic())
         found: Mapping[Key, AddressLiveness] = {
-            **reused,
-            **{(a.network, a.address): a for a in asked},
+            **taken,
+            **dict(zip(keys_of(ask), asked, strict=True)),
         }
         return tuple(found[k] for k in keys if k in found)
 
 
-def _rootless_uid(snapshot: Snapshot) -> int | None:
-    """The rootless user whose namespace holds the bridges (None: rootful)."""
-    run_dir = snapshot.directory.run_dir
-    return run_dir.uid if run_dir.scope is Scope.ROOTLESS else None
-
-
-def lines_outlived(snapshot: Snapshot, known: Collection[str]) -> frozenset[str]:
-    """Containers of ``known`` (seen, listed or by a line, before this check's listing was
-    asked) that the listing no longer has, whose line is in their network's file on a read
-    now, after that listing was answered.
-
-    podman removes a container from its database only after its cleanup, where netavark
-    removes the line (libpod's removeContainer: cleanup, then the state's RemoveContainer;
-    a failed cleanup is reported and the removal goes on). So such a line is a leftover,
-    not a teardown in progress, and needs no settle period whether podman's ``remove``
-    event has come yet or not (4.3's came up to 3 s late in soak H5). ``known`` rules out
-    a container created after the listing: its line is written after its creation."""
-    gone = set(known) - {c.id for c in snapshot.podman.containers}
-    found: set[str] = set()
-    for f in snapshot.directory.files:
-        wanted = {e.container_id for e in f.entries if e.container_id in gone} - found
-        if wanted and (now := _content(f.path)):
-            found |= {cid for cid in wanted if cid.encode() in now}
-    return frozenset(found)
-
-
-def _still_listed(path: Path, container_id: str) -> bool:
-    """Whether the network's file still holds a line of ``container_id`` (netavark
-    removes it before podman's cleanup event when the teardown works)."""
-    return container_id.encode() in _content(path)
-
-
-def _content(path: Path) -> bytes:
-    """The file's bytes now; empty when it is gone or refused (nothing to look at)."""
+def file_bytes(path: Path) -> bytes:
+    """A network file's bytes now; empty when it is gone or refused (nothing there)."""
     try:
         return read_network_file(path)
     except (OSError, AardcheckError):
         return b""
+
+
+def _key(request: LivenessRequest, address: IPAddress) -> Key:
+    return (request.network, request.interface, request.rootless_uid, request.netns_path, address)
+
+
+def _rootless_uid(snapshot: Snapshot) -> int | None:
+    """The rootless user whose namespace holds the bridges (None: rootful). A check's own
+    requests take it from podman's info: where the two differ, the keys do too, and no
+    answer is taken."""
+    run_dir = snapshot.directory.run_dir
+    return run_dir.uid if run_dir.scope is Scope.ROOTLESS else None

@@ -19,9 +19,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aardcheck.watch.schedule import Backoff
+
+if TYPE_CHECKING:
+    from aardcheck.watch.output import Reporter
 
 #: The actions that change what a network's DNS should hold.
 ACTIONS = ("create", "init", "start", "died", "cleanup", "remove", "connect", "disconnect")
@@ -152,3 +155,26 @@ class PodmanEventStream:
         self.events_seen += 1
         self._since = max(self._since, event.time)
         self._on_event(event)
+
+
+class StreamHealth:
+    """What the watcher says when the event stream goes and comes back: the loss once,
+    the return once, and a full check then (events may have been missed meanwhile)."""
+
+    def __init__(self, reporter: Reporter, check_all: Callable[[str], None]) -> None:
+        self._reporter = reporter
+        self._check_all = check_all
+        self._lost = False
+
+    def on_connection(self, connected: bool, detail: str) -> None:
+        if connected:
+            self._reporter.debug(f"listening to podman events at {detail}")
+            if self._lost:
+                self._lost = False
+                self._reporter.recovered("events", "podman event stream is back")
+                self._check_all("podman event stream reconnected")
+        else:
+            self._lost = True
+            self._reporter.problem(
+                "events", f"podman event stream lost ({detail}); reconnecting with back-off"
+            )

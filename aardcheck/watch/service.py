@@ -39,7 +39,7 @@ from aardcheck.watch.metrics import WatchMetrics, write_textfile
 from aardcheck.watch.notify import SystemdNotifier
 from aardcheck.watch.options import WatchOptions
 from aardcheck.watch.output import Reporter, check_line, describe_error, ready_line
-from aardcheck.watch.podman_events import FINISHED, PodmanEvent, PodmanEventStream
+from aardcheck.watch.podman_events import FINISHED, PodmanEvent, PodmanEventStream, StreamHealth
 from aardcheck.watch.repairs import Repairer
 from aardcheck.watch.routing import CheckScope, known_networks, memberships, scope_of
 from aardcheck.watch.schedule import Backoff, Batch, Debouncer, RepairGate, Timetable
@@ -74,7 +74,9 @@ class Watcher:
         self.link = PodmanLink(options.check.url)
         self.dirs = DirectoryWatch(self._request)
         self.events = PodmanEventStream(
-            self.link.events_url, self._on_podman_event, self._on_connection
+            self.link.events_url,
+            self._on_podman_event,
+            StreamHealth(reporter, lambda why: self.signal.request(None, why)).on_connection,
         )
         self.repairer = Repairer(
             RepairGate(base=options.repair_backoff, cap=options.repair_backoff_cap)
@@ -83,9 +85,8 @@ class Watcher:
         self.run_dir: RunDir | None = None
         self.checks = 0
         self._members: Mapping[str, frozenset[str]] = {}
-        #: the containers known when the check in progress began (early.done_with)
-        self._known: frozenset[str] = frozenset()
-        self._stream_lost = False
+        #: the containers podman's last listing had (early.lines_outlived)
+        self._listed: frozenset[str] = frozenset()
         self._postponed: dict[str, float] = {}
         self.stop_reason = ""
         self._look_again = LookAgain(options.interval)
@@ -128,19 +129,6 @@ class Watcher:
         if networks is not None and selected and not networks & selected:
             return
         self.signal.request(networks, reason, urgent=urgent)
-
-    def _on_connection(self, connected: bool, detail: str) -> None:
-        if connected:
-            self.reporter.debug(f"listening to podman events at {detail}")
-            if self._stream_lost:
-                self._stream_lost = False
-                self.reporter.recovered("events", "podman event stream is back")
-                self.signal.request(None, "podman event stream reconnected")
-        else:
-            self._stream_lost = True
-            self.reporter.problem(
-                "events", f"podman event stream lost ({detail}); reconnecting with back-off"
-            )
 
     # ----------------------------------------------------------------- the loop
 
@@ -227,6 +215,8 @@ class Watcher:
         self.reporter.debug(f"directory observers joined after {time.monotonic() - started:.2f} s")
         if not self.events.stop():
             left.append("podman-events")
+        if not self.lookahead.join(1.0):  # an ARP/NDP look ends within its budget anyway
+            left.append("aardcheck-lookahead")
         self.reporter.debug(f"event stream closed after {time.monotonic() - started:.2f} s")
         self.link.close()
         self.reporter.debug(f"podman session closed after {time.monotonic() - started:.2f} s")
@@ -246,15 +236,15 @@ class Watcher:
         if self.dirs.needs_rearm:
             for note in self.dirs.rearm():
                 self.reporter.info(note)
-        started, self._known = time.monotonic(), frozenset(self._members)
+        started, listed = time.monotonic(), self._listed
         wait = liveness_wait(batch.reasons, self.options.check.liveness_timeout, self.cold_wait)
         try:
             session = self.link.session()
-            result, checked = self._check_scope(session, scope, wait, started)
+            result, checked = self._check_scope(session, scope, wait, started, listed)
         except Exception as err:  # podman gone, a bug: report it, retry with back-off
             self._failed(err, started, scope)
             return
-        self._succeeded(session, result, scope, checked, batch, started, wait)
+        self._succeeded(session, result, scope, checked, batch, (started, wait, listed))
 
     def _check_scope(
         self,
@@ -262,13 +252,20 @@ class Watcher:
         scope: CheckScope,
         wait: float,
         started: float,
+        listed_before: frozenset[str],
     ) -> tuple[CheckResult | None, CheckScope]:
         """Check ``scope`` (None: the user's selection); networks that vanished are left
         out (a check must not name them) but their findings resolve all the same."""
         wanted = self.options.check.networks if scope is None else scope
         options = replace(self.options.check, liveness_timeout=wait)
         on_partial = early.early_report(
-            self.tracker, self._transit, self._publish, scope, started, options.ignore, self._known
+            self.tracker,
+            self._transit,
+            self._publish,
+            scope,
+            started,
+            options.ignore,
+            listed_before,
         )
         look = (on_partial, self.patience.for_check(), self.lookahead.liveness)
         try:
@@ -308,9 +305,11 @@ class Watcher:
         scope: CheckScope,
         checked: CheckScope,
         batch: Batch,
-        started: float,
-        wait: float,
+        begun: tuple[float, float, frozenset[str]],
     ) -> None:
+        """``begun``: when the check started, its ARP/NDP wait, and what podman had
+        listed before it."""
+        started, wait, listed_before = begun
         self.checks += 1
         self.retry.reset()
         self.reporter.recovered("check", "checks work again")
@@ -320,6 +319,7 @@ class Watcher:
             cni = result.context.network_backend == "cni"
             self._watch_dirs([self.run_dir.path if cni else self.run_dir.dns_dir])
             self._members = memberships(result.snapshot)
+            self._listed = frozenset(c.id for c in result.snapshot.podman.containers)
             self.lookahead.learn(result.snapshot)
             self.metrics.observe_probes(result.snapshot.probes)
         if scope is None and result is not None and not self.options.check.networks:
@@ -335,7 +335,7 @@ class Watcher:
             scope,
             started,
             finished=early.done_with(
-                self._transit, result.snapshot if result else None, started, self._known
+                self._transit, result.snapshot if result else None, started, listed_before
             ),
             busy=self._transit.busy_at(started),
             covers=early.without_probe if stopped else None,

@@ -17,8 +17,8 @@ from aardcheck.watch.lookahead import (
     REUSE_SPAN,
     LookAhead,
     SilentMemory,
+    keys_of,
     lines_by_container,
-    lines_outlived,
 )
 from tests.scenario_loader import load_scenario
 
@@ -71,10 +71,7 @@ def _snapshot(tmp_path: Path, lines_left: bool = True) -> Snapshot:
 
 
 def _settle(look: LookAhead) -> None:
-    deadline = time.monotonic() + 5
-    while look._running and time.monotonic() < deadline:  # bounded: a fake look is instant
-        time.sleep(0.01)
-    assert not look._running
+    assert look.join(5)  # a fake look ends at once once its gate is open
 
 
 def test_lines_by_container_keeps_the_lines_with_a_bridge_to_look_on(tmp_path: Path) -> None:
@@ -92,30 +89,33 @@ def test_lines_by_container_keeps_the_lines_with_a_bridge_to_look_on(tmp_path: P
     assert lines_by_container(bridgeless) == {}
 
 
-def test_memory_reuses_only_silence_young_enough_and_waited_for_long_enough() -> None:
+def test_memory_takes_only_silence_young_enough_and_waited_for_long_enough() -> None:
     memory = SilentMemory()
-    silent = AddressLiveness("n", A, Liveness.SILENT)
-    alive = AddressLiveness("n", B, Liveness.ALIVE)
-    memory.record([silent, alive], waited=0.3, now=10.0)
-    assert memory.reusable(("n", A), 0.3, 10.0 + REUSE_SPAN) == silent
-    assert memory.reusable(("n", A), 0.3, 10.1 + REUSE_SPAN) is None  # too old
-    assert memory.reusable(("n", A), 1.5, 10.5) is None  # a cold check waits longer
-    assert memory.reusable(("n", B), 0.3, 10.5) is None  # ALIVE is always asked again
+    (ka, kb) = keys_of([_request(A, B)])
+    silent = AddressLiveness("proj_default", A, Liveness.SILENT)
+    alive = AddressLiveness("proj_default", B, Liveness.ALIVE)
+    memory.record([(ka, silent), (kb, alive)], waited=0.3, now=10.0)
+    assert memory.reusable(ka, 0.3, 10.0 + REUSE_SPAN) == silent
+    assert memory.reusable(ka, 0.3, 10.1 + REUSE_SPAN) is None  # too old
+    assert memory.reusable(ka, 1.5, 10.5) is None  # a cold check waits longer
+    assert memory.reusable(kb, 0.3, 10.5) is None  # ALIVE is always asked again
+    other_bridge = keys_of([LivenessRequest("proj_default", "podman9", (A,))])[0]
+    rootless = keys_of([LivenessRequest("proj_default", "podman1", (A,), 1000)])[0]
+    assert memory.reusable(other_bridge, 0.3, 10.5) is None
+    assert memory.reusable(rootless, 0.3, 10.5) is None
     memory.record([], waited=0.3, now=20.0)
     assert not memory._seen  # old answers are dropped, not kept for ever
 
 
-def test_a_check_reuses_a_silent_answer_and_asks_the_rest() -> None:
+def test_a_checks_own_answers_are_never_taken_by_the_next_check() -> None:
+    """A settling finding's recheck looks again: a line is not called dead on fewer
+    independent looks than before."""
     wire = FakeWire(alive=[B])
     look = LookAhead(0.3, wire)
     first = look.liveness([_request(A, B)], 0.3)
     assert [a.liveness for a in first] == [Liveness.SILENT, Liveness.ALIVE]
-    second = look.liveness([_request(A, B)], 0.3)
-    assert second == first  # same answers, in the same order
-    assert wire.asked == [(("proj_default", A), ("proj_default", B)), (("proj_default", B),)]
-    assert look.reused == 1
-    look.liveness([_request(A)], 1.5)  # the confirm check's cold wait asks on the wire
-    assert wire.asked[-1] == (("proj_default", A),) and wire.waits[-1] == 1.5
+    assert look.liveness([_request(A, B)], 0.3) == first  # same answers, same order
+    assert len(wire.asked) == 2 and look.reused == 0
 
 
 def test_an_event_looks_ahead_and_the_check_takes_its_answer(tmp_path: Path) -> None:
@@ -128,6 +128,9 @@ def test_an_event_looks_ahead_and_the_check_takes_its_answer(tmp_path: Path) -> 
     answers = look.liveness([_request(A)], 0.3)
     assert [a.liveness for a in answers] == [Liveness.SILENT]
     assert len(wire.asked) == 1 and look.reused == 1
+    # from another namespace (a rootless user's) the answer does not hold
+    look.liveness([LivenessRequest("proj_default", "podman1", (A,), 1000)], 0.3)
+    assert len(wire.asked) == 2
 
 
 def test_a_check_waits_for_a_look_in_progress_rather_than_asking_again(tmp_path: Path) -> None:
@@ -139,12 +142,42 @@ def test_a_check_waits_for_a_look_in_progress_rather_than_asking_again(tmp_path:
     got: list[tuple[AddressLiveness, ...]] = []
     check = threading.Thread(target=lambda: got.append(look.liveness([_request(A)], 0.3)))
     check.start()
-    time.sleep(0.05)
+    check.join(0.05)
     assert check.is_alive()  # waiting for the look, not asking
     gate.set()
     check.join(5)
     assert [a.liveness for a in got[0]] == [Liveness.SILENT]
     assert wire.asked == [(("proj_default", A),)]
+
+
+def test_the_confirm_look_runs_beside_the_checks_and_the_confirm_check_takes_it(
+    tmp_path: Path,
+) -> None:
+    """A short check that found an address silent starts the cold look at once; a short
+    check about the same address meanwhile is not held up by it (it could not take its
+    answer), and the confirm check takes it."""
+    gate = threading.Event()
+    cold = FakeWire(gate=gate)
+    short = FakeWire()
+
+    def wire(requests: Sequence[LivenessRequest], timeout: float) -> tuple[AddressLiveness, ...]:
+        return (short if timeout < 1 else cold)(requests, timeout)
+
+    look = LookAhead(0.3, wire)
+    found = look.liveness([_request(A)], 0.3)
+    snap = replace(_snapshot(tmp_path), liveness=found)
+    look.confirm(snap, 1.5)
+    assert look.started == 1
+    look.liveness([_request(A)], 0.3)  # returns although the cold look of A is held
+    assert short.asked == [(("proj_default", A),)] * 2
+    gate.set()
+    _settle(look)
+    assert cold.asked == [(("proj_default", A),)] and cold.waits == [1.5]
+    answers = look.liveness([_request(A)], 1.5)
+    assert [a.liveness for a in answers] == [Liveness.SILENT]
+    assert len(cold.asked) == 1  # taken, not asked again
+    look.confirm(snap, 1.5)  # answered with that wait already: no new look
+    assert look.started == 1
 
 
 def test_a_cold_wait_does_not_wait_for_a_short_look(tmp_path: Path) -> None:
@@ -165,6 +198,7 @@ def test_a_cold_wait_does_not_wait_for_a_short_look(tmp_path: Path) -> None:
     # waiting for the look would take its whole budget (2 s) here: the gate stays shut
     assert time.monotonic() - began < 1.0
     assert [a.liveness for a in answers] == [Liveness.SILENT] and cold.waits == [1.5]
+    assert not look.join(0.01)  # the look still runs
     gate.set()
     _settle(look)
 
@@ -179,7 +213,9 @@ def test_no_look_for_a_line_netavark_removed_or_an_unknown_container(tmp_path: P
     assert wire.asked == []
 
 
-def test_looks_at_once_are_bounded_and_one_address_is_looked_at_once(tmp_path: Path) -> None:
+def test_looks_at_once_are_bounded_per_wait_and_one_address_is_looked_at_once(
+    tmp_path: Path,
+) -> None:
     gate = threading.Event()
     wire = FakeWire(gate=gate)
     look = LookAhead(0.3, wire)
@@ -189,42 +225,16 @@ def test_looks_at_once_are_bounded_and_one_address_is_looked_at_once(tmp_path: P
     assert look.started == 1
     for i in range(MAX_LOOKS + 3):
         address = IPv4Address(f"10.89.0.{100 + i}")
-        look._start([("proj_default", address)], functools.partial(_requests, address), 0.3)
+        look._start(keys_of(_requests(address)), functools.partial(_requests, address), 0.3)
     assert look.started == MAX_LOOKS
+    # the confirm looks have a budget of their own: the events' looks do not starve them
+    look._start(keys_of(_requests(B)), functools.partial(_requests, B), 1.5)
+    assert look.started == MAX_LOOKS + 1
     gate.set()
     _settle(look)
 
 
-def test_the_confirm_look_runs_beside_the_checks_and_the_confirm_check_takes_it(
-    tmp_path: Path,
-) -> None:
-    """A short check that found an address silent starts the cold look at once; a short
-    check meanwhile does not wait for it, and the confirm check takes its answer."""
-    gate = threading.Event()
-    cold = FakeWire(gate=gate)
-    short = FakeWire()
-
-    def wire(requests: Sequence[LivenessRequest], timeout: float) -> tuple[AddressLiveness, ...]:
-        return (short if timeout < 1 else cold)(requests, timeout)
-
-    look = LookAhead(0.3, wire)
-    found = look.liveness([_request(A)], 0.3)
-    snap = replace(_snapshot(tmp_path), liveness=found)
-    look.confirm(snap, 1.5)
-    assert look.started == 1
-    look.liveness([_request(B)], 0.3)  # not held up by the cold look of A
-    assert short.asked == [(("proj_default", A),), (("proj_default", B),)]
-    gate.set()
-    _settle(look)
-    assert cold.asked == [(("proj_default", A),)] and cold.waits == [1.5]
-    answers = look.liveness([_request(A)], 1.5)
-    assert [a.liveness for a in answers] == [Liveness.SILENT]
-    assert len(cold.asked) == 1  # taken, not asked again
-    look.confirm(snap, 1.5)  # answered with that wait already: no new look
-    assert look.started == 1
-
-
-def test_a_failing_look_leaves_the_check_to_ask(tmp_path: Path) -> None:
+def test_a_failing_look_is_counted_and_leaves_the_check_to_ask(tmp_path: Path) -> None:
     calls: list[int] = []
 
     def broken(requests: Sequence[LivenessRequest], timeout: float) -> tuple[AddressLiveness, ...]:
@@ -237,16 +247,6 @@ def test_a_failing_look_leaves_the_check_to_ask(tmp_path: Path) -> None:
     look.learn(_snapshot(tmp_path))
     look.container_done(DEAD)
     _settle(look)
+    assert look.failed == 1
     answers = look.liveness([_request(A)], 0.3)
     assert [a.liveness for a in answers] == [Liveness.SILENT] and len(calls) == 2
-
-
-def test_a_line_read_after_the_listing_lost_its_container_outlived_it(tmp_path: Path) -> None:
-    snap = _snapshot(tmp_path)
-    assert DEAD not in {c.id for c in snap.podman.containers}
-    everyone = {DEAD, *(c.id for c in snap.podman.containers)}
-    assert lines_outlived(snap, everyone) == frozenset({DEAD})  # listed ones never count
-    # a container the watcher did not know before the listing may be newer than it
-    assert lines_outlived(snap, everyone - {DEAD}) == frozenset()
-    gone = _snapshot(tmp_path, lines_left=False)  # netavark removed it since: in transit
-    assert lines_outlived(gone, everyone) == frozenset()

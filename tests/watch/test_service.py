@@ -181,9 +181,7 @@ def test_podman_done_with_a_container_looks_ahead_for_the_check(
     assert watcher.lookahead.started == 0  # not done with yet
     watcher._on_podman_event(PodmanEvent("container", "remove", DEAD, "old", 0))
     assert watcher.lookahead.started == 1
-    deadline = time.monotonic() + 5
-    while not asked and time.monotonic() < deadline:
-        time.sleep(0.01)
+    assert watcher.lookahead.join(5)
     assert asked == [((NET, ipaddress.ip_address("10.89.0.2")),)]
 
     def check(session: Any, options: CheckOptions, *hooks: Any) -> CheckResult:
@@ -199,16 +197,16 @@ def test_a_line_that_outlived_its_container_needs_no_settle_period(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """podman's ``remove`` event may come seconds late (4.3): a dead line of a container
-    the watcher knew, whose file still holds it after the listing lost the container, is
-    reported at once; one whose line is gone from the file by then (a teardown in
-    progress), or of a container first seen now (it may be newer than the listing), waits
-    its settle period."""
+    the last listing had, whose file still holds it after this listing lost the
+    container, is reported at once; one whose line is gone from the file by then (a
+    teardown in progress), or of a container podman never listed (another store's, or
+    one newer than the listing), waits its settle period."""
     seed = load_scenario("seed-dead-alias")
     text = seed.directory.files[0].path.read_text()
     copy = tmp_path / NET
     files = (replace(seed.directory.files[0], path=copy),)
     snapshot = replace(seed, directory=replace(seed.directory, files=files))
-    for left, known, reported in ((False, True, False), (True, False, False), (True, True, True)):
+    for left, listed, reported in ((False, True, False), (True, False, False), (True, True, True)):
         copy.write_text(text if left else text.replace(DEAD, "0" * 64))
         err = io.StringIO()
         options = WatchOptions(check=CheckOptions(), settle=30)
@@ -216,7 +214,7 @@ def test_a_line_that_outlived_its_container_needs_no_settle_period(
         watcher.link = FakeLink()  # type: ignore[assignment]
         monkeypatch.setattr(service, "check_with", lambda session, o, *hooks: result_of(snapshot))
         monkeypatch.setattr(watcher.dirs, "add", lambda dirs: [])
-        watcher._members = {DEAD: frozenset({NET})} if known else {}
+        watcher._listed = frozenset({DEAD}) if listed else frozenset()
         watcher.check(Batch(None, ("start",)))
         assert bool([ln for ln in lines(err) if " dead-entry " in ln]) is reported
 
@@ -302,9 +300,7 @@ def test_silent_addresses_are_confirmed_later_not_at_once(monkeypatch: pytest.Mo
     watcher.lookahead._looker = wire
     before = time.monotonic()
     watcher.check(Batch(None, ("start",)))
-    deadline = time.monotonic() + 5
-    while not looks and time.monotonic() < deadline:
-        time.sleep(0.01)
+    assert watcher.lookahead.join(5)
     assert looks == [watcher.cold_wait]
     due = watcher.timetable.next_at()
     assert due is not None and due >= before + CONFIRM_AFTER
