@@ -20,7 +20,9 @@ answered may fall silent at any moment (its namespace goes away), so ALIVE is al
 asked again. A silent one answers again only if something takes the address: a podman
 container then shows in the listing and the address is not asked about at all; another
 store's container within those seconds is what the confirm check, with a cold check's
-wait (followups.CONFIRM_SILENT), is there for.
+wait (followups.CONFIRM_SILENT), is there for. (The confirm check's answers are then up
+to ~2 s older than the check; an address a podman container took meanwhile is in that
+check's listing and not asked about.)
 """
 
 from __future__ import annotations
