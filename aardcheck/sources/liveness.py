@@ -23,7 +23,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aardcheck.models import AddressLiveness, IPAddress, Liveness
-from aardcheck.sources.netns import Entry, TaskResult, entry_for, rootless_bridge_netns, run_agents
+from aardcheck.sources.netns import (
+    Entry,
+    Stopper,
+    TaskResult,
+    entry_for,
+    rootless_bridge_netns,
+    run_agents,
+)
 
 DEFAULT_TIMEOUT = 1.5
 
@@ -64,9 +71,13 @@ def check_liveness(
 
 
 def check_liveness_many(
-    requests: Sequence[LivenessRequest], *, timeout: float = DEFAULT_TIMEOUT
+    requests: Sequence[LivenessRequest],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    stopper: Stopper | None = None,
 ) -> tuple[AddressLiveness, ...]:
-    """Every request's addresses at once (one agent per entry); one result per address."""
+    """Every request's addresses at once (one agent per entry); one result per address.
+    ``stopper`` ends the agents early (the answers are then UNKNOWN)."""
     if not 0 < timeout <= 30:
         raise ValueError("timeout must be in (0, 30] seconds")
     results: dict[int, tuple[AddressLiveness, ...]] = {}
@@ -79,7 +90,7 @@ def check_liveness_many(
         else:
             by_entry.setdefault(entry_for(request.rootless_uid), []).append(request)
     jobs = [(entry, [_task(r, timeout) for r in reqs]) for entry, reqs in by_entry.items()]
-    replies = run_agents(jobs, budget=liveness_budget(timeout))
+    replies = run_agents(jobs, budget=liveness_budget(timeout), stopper=stopper)
     for reqs, entry_replies in zip(by_entry.values(), replies, strict=True):
         for request, reply in zip(reqs, entry_replies, strict=True):
             results[id(request)] = _decode(request, reply, timeout)

@@ -37,6 +37,7 @@ from aardcheck.errors import AardcheckError
 from aardcheck.models import AddressLiveness, IPAddress, Liveness, Scope, Snapshot
 from aardcheck.sources.aardvark_files import read_network_file
 from aardcheck.sources.liveness import LivenessRequest, check_liveness_many, liveness_budget
+from aardcheck.sources.netns import Stopper
 
 #: Seconds a SILENT answer is taken for.
 REUSE_SPAN = 2.0
@@ -46,14 +47,15 @@ MAX_LOOKS = 4
 
 #: Where an answer holds: network, bridge, rootless uid, namespace path, address.
 Key = tuple[str, str, int | None, str | None, IPAddress]
-#: What asks on the wire: requests and a wait in seconds -> one answer per address.
-Looker = Callable[[Sequence[LivenessRequest], float], tuple[AddressLiveness, ...]]
+#: What asks on the wire: requests, a wait in seconds and what may end it early -> one
+#: answer per address.
+Looker = Callable[[Sequence[LivenessRequest], float, Stopper | None], tuple[AddressLiveness, ...]]
 
 
 def ask_on_the_wire(
-    requests: Sequence[LivenessRequest], timeout: float
+    requests: Sequence[LivenessRequest], timeout: float, stopper: Stopper | None
 ) -> tuple[AddressLiveness, ...]:
-    return check_liveness_many(requests, timeout=timeout)
+    return check_liveness_many(requests, timeout=timeout, stopper=stopper)
 
 
 def keys_of(requests: Iterable[LivenessRequest]) -> list[Key]:
@@ -124,6 +126,8 @@ class LookAhead:
     def __init__(self, wait: float, looker: Looker = ask_on_the_wire) -> None:
         self.wait = wait
         self._looker = looker
+        #: ends the looks' agents when the watcher stops (a check's own asks are not its)
+        self._stopper = Stopper()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._memory = SilentMemory()
@@ -227,7 +231,7 @@ class LookAhead:
     ) -> None:
         try:
             if asked := requests():
-                answers = self._looker(asked, wait)
+                answers = self._looker(asked, wait, self._stopper)
                 with self._lock:
                     self._memory.record(
                         zip(keys_of(asked), answers, strict=True), wait, time.monotonic()
@@ -239,6 +243,12 @@ class LookAhead:
             with self._lock:
                 self._begin(keys, wait, done, -1)
             done.set()
+
+    def stop(self, timeout: float) -> bool:
+        """End the looks in progress (their agents are killed; none starts after) and
+        wait up to ``timeout`` seconds for them; True when none runs."""
+        self._stopper.stop()
+        return self.join(timeout)
 
     def join(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for the looks in progress to end (each ends
@@ -274,7 +284,7 @@ class LookAhead:
             for r in requests
             if (rest := tuple(a for a in r.addresses if _key(r, a) not in taken))
         ]
-        asked = self._looker(ask, timeout) if ask else ()
+        asked = self._looker(ask, timeout, None) if ask else ()
         found: Mapping[Key, AddressLiveness] = {
             **taken,
             **dict(zip(keys_of(ask), asked, strict=True)),

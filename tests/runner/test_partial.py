@@ -44,7 +44,7 @@ class FakeSession:
 
 def fake_sources(monkeypatch: pytest.MonkeyPatch, snapshot: Snapshot) -> None:
     monkeypatch.setattr(runner, "read_dns_directory", lambda run_dir, version: snapshot.directory)
-    monkeypatch.setattr(runner, "_liveness", lambda s, info, timeout: snapshot.liveness)
+    monkeypatch.setattr(runner, "_liveness", lambda s, info, timeout, source: snapshot.liveness)
 
 
 def test_the_partial_snapshot_comes_before_the_probe_ends(monkeypatch: pytest.MonkeyPatch) -> None:

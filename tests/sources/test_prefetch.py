@@ -164,7 +164,7 @@ def test_gather_asks_again_when_a_file_changed_after_the_prefetch(
     snapshot = load_scenario("healthy")
     directory = _directory(tmp_path)
     monkeypatch.setattr(runner, "read_dns_directory", lambda run_dir, version: directory)
-    monkeypatch.setattr(runner, "_liveness", lambda s, info, timeout: ())
+    monkeypatch.setattr(runner, "_liveness", lambda s, info, timeout, source: ())
     calls: list[bool] = []
 
     class Session:

@@ -36,7 +36,7 @@ class FakeWire:
         self.waits: list[float] = []
 
     def __call__(
-        self, requests: Sequence[LivenessRequest], timeout: float
+        self, requests: Sequence[LivenessRequest], timeout: float, stopper: object = None
     ) -> tuple[AddressLiveness, ...]:
         if self.gate is not None:
             assert self.gate.wait(5)
@@ -160,7 +160,9 @@ def test_the_confirm_look_runs_beside_the_checks_and_the_confirm_check_takes_it(
     cold = FakeWire(gate=gate)
     short = FakeWire()
 
-    def wire(requests: Sequence[LivenessRequest], timeout: float) -> tuple[AddressLiveness, ...]:
+    def wire(
+        requests: Sequence[LivenessRequest], timeout: float, stopper: object
+    ) -> tuple[AddressLiveness, ...]:
         return (short if timeout < 1 else cold)(requests, timeout)
 
     look = LookAhead(0.3, wire)
@@ -187,7 +189,9 @@ def test_a_cold_wait_does_not_wait_for_a_short_look(tmp_path: Path) -> None:
     short = FakeWire(gate=gate)
     cold = FakeWire()
 
-    def wire(requests: Sequence[LivenessRequest], timeout: float) -> tuple[AddressLiveness, ...]:
+    def wire(
+        requests: Sequence[LivenessRequest], timeout: float, stopper: object
+    ) -> tuple[AddressLiveness, ...]:
         return (short if timeout < 1 else cold)(requests, timeout)
 
     look = LookAhead(0.3, wire)
@@ -237,7 +241,9 @@ def test_looks_at_once_are_bounded_per_wait_and_one_address_is_looked_at_once(
 def test_a_failing_look_is_counted_and_leaves_the_check_to_ask(tmp_path: Path) -> None:
     calls: list[int] = []
 
-    def broken(requests: Sequence[LivenessRequest], timeout: float) -> tuple[AddressLiveness, ...]:
+    def broken(
+        requests: Sequence[LivenessRequest], timeout: float, stopper: object
+    ) -> tuple[AddressLiveness, ...]:
         calls.append(1)
         if len(calls) == 1:
             raise OSError("agent failed")
@@ -250,3 +256,25 @@ def test_a_failing_look_is_counted_and_leaves_the_check_to_ask(tmp_path: Path) -
     assert look.failed == 1
     answers = look.liveness([_request(A)], 0.3)
     assert [a.liveness for a in answers] == [Liveness.SILENT] and len(calls) == 2
+
+
+def test_looks_are_ended_when_the_watcher_stops_and_checks_asks_are_not_theirs(
+    tmp_path: Path,
+) -> None:
+    """A look's agents get the look-ahead's stopper (the watcher kills them when it
+    stops); a check's own ask gets none, so stopping never turns its answers UNKNOWN."""
+    given: list[object] = []
+
+    def wire(
+        requests: Sequence[LivenessRequest], timeout: float, stopper: object
+    ) -> tuple[AddressLiveness, ...]:
+        given.append(stopper)
+        return FakeWire()(requests, timeout)
+
+    look = LookAhead(0.3, wire)
+    look.learn(_snapshot(tmp_path))
+    look.container_done(DEAD)
+    _settle(look)
+    look.liveness([_request(B)], 0.3)
+    assert given[0] is look._stopper and given[1] is None
+    assert look.stop(1.0) and look._stopper.stopped.is_set()

@@ -166,7 +166,7 @@ def test_podman_done_with_a_container_looks_ahead_for_the_check(
     asked: list[tuple[Any, ...]] = []
     sources: list[Any] = []
 
-    def wire(requests: Any, timeout: float) -> tuple[AddressLiveness, ...]:
+    def wire(requests: Any, timeout: float, stopper: Any) -> tuple[AddressLiveness, ...]:
         asked.append(tuple((r.network, a) for r in requests for a in r.addresses))
         return tuple(
             AddressLiveness(r.network, a, Liveness.SILENT) for r in requests for a in r.addresses
@@ -293,7 +293,7 @@ def test_silent_addresses_are_confirmed_later_not_at_once(monkeypatch: pytest.Mo
     watcher, _ = make_watcher(monkeypatch, lambda s, o: result_of(snapshot))
     looks: list[float] = []
 
-    def wire(requests: Any, wait: float) -> tuple[AddressLiveness, ...]:
+    def wire(requests: Any, wait: float, stopper: Any) -> tuple[AddressLiveness, ...]:
         looks.append(wait)
         return ()
 
