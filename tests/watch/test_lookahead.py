@@ -70,6 +70,17 @@ def _snapshot(tmp_path: Path, lines_left: bool = True) -> Snapshot:
     return replace(snap, directory=replace(snap.directory, files=files))
 
 
+def _by_wait(
+    short: FakeWire,
+    cold: FakeWire,
+    requests: Sequence[LivenessRequest],
+    timeout: float,
+    stopper: object,
+) -> tuple[AddressLiveness, ...]:
+    """A wire with one fake for the short wait and another for the cold one."""
+    return (short if timeout < 1 else cold)(requests, timeout)
+
+
 def _settle(look: LookAhead) -> None:
     assert look.join(5)  # a fake look ends at once once its gate is open
 
@@ -160,12 +171,7 @@ def test_the_confirm_look_runs_beside_the_checks_and_the_confirm_check_takes_it(
     cold = FakeWire(gate=gate)
     short = FakeWire()
 
-    def wire(
-        requests: Sequence[LivenessRequest], timeout: float, stopper: object
-    ) -> tuple[AddressLiveness, ...]:
-        return (short if timeout < 1 else cold)(requests, timeout)
-
-    look = LookAhead(0.3, wire)
+    look = LookAhead(0.3, functools.partial(_by_wait, short, cold))
     found = look.liveness([_request(A)], 0.3)
     snap = replace(_snapshot(tmp_path), liveness=found)
     look.confirm(snap, 1.5)
@@ -189,12 +195,7 @@ def test_a_cold_wait_does_not_wait_for_a_short_look(tmp_path: Path) -> None:
     short = FakeWire(gate=gate)
     cold = FakeWire()
 
-    def wire(
-        requests: Sequence[LivenessRequest], timeout: float, stopper: object
-    ) -> tuple[AddressLiveness, ...]:
-        return (short if timeout < 1 else cold)(requests, timeout)
-
-    look = LookAhead(0.3, wire)
+    look = LookAhead(0.3, functools.partial(_by_wait, short, cold))
     look.learn(_snapshot(tmp_path))
     look.container_done(DEAD)
     began = time.monotonic()
