@@ -303,6 +303,8 @@ class AddressLiveness:
     address: IPAddress
     liveness: Liveness
     detail: str = ""
+    #: seconds the ARP/NDP look waited for a reply (None: no look was taken)
+    waited: float | None = None
 
 
 class ProbeStatus(enum.StrEnum):

@@ -124,14 +124,20 @@ def _decode(
         protocol = "ARP" if address.version == 4 else "NDP"
         if seen is None and reply.get("bridge_absent"):
             detail = f"bridge {request.interface} is gone: no container is attached anywhere"
-            results.append(AddressLiveness(request.network, address, Liveness.SILENT, detail))
+            results.append(
+                AddressLiveness(request.network, address, Liveness.SILENT, detail, timeout)
+            )
         elif seen is None:
             detail = f"no {protocol} reply on {request.interface} within {timeout:g} s"
-            results.append(AddressLiveness(request.network, address, Liveness.SILENT, detail))
+            results.append(
+                AddressLiveness(request.network, address, Liveness.SILENT, detail, timeout)
+            )
         elif isinstance(seen, dict) and isinstance(seen.get("lladdr"), list):
             macs = ", ".join(str(m) for m in seen["lladdr"])
             detail = f"{protocol} reply from {macs} on {request.interface} in {seen.get('ms')} ms"
-            results.append(AddressLiveness(request.network, address, Liveness.ALIVE, detail))
+            results.append(
+                AddressLiveness(request.network, address, Liveness.ALIVE, detail, timeout)
+            )
         else:
             results.append(AddressLiveness(request.network, address, Liveness.UNKNOWN, "no result"))
     return tuple(results)

@@ -293,7 +293,8 @@ class Watcher:
         else:
             self.link.release()  # the failed check may have listed containers
         what = str(err) if isinstance(err, AardcheckError) else describe_error(err)
-        delay = retry_delay(self.retry.next_delay(), what)
+        failed_before = self.retry.failures
+        delay = retry_delay(self.retry.next_delay(), what, failed_before)
         self.reporter.problem("check", f"check failed: {what}; retrying with back-off")
         self.reporter.debug(f"next attempt in {delay:.1f} s")
         self.timetable.add(time.monotonic() + delay, Batch(None, ("retry after failure",)))

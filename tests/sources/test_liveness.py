@@ -43,7 +43,7 @@ def test_a_live_container_is_alive_and_a_removed_one_silent(
     assert mac_of(host, live.name, net) in alive.detail
     assert silent == AddressLiveness(
         net, ip_address(gone.ips[net]), Liveness.SILENT, f"no ARP reply on {bridge(host, net)} "
-        "within 0.6 s"
+        "within 0.6 s", waited=0.6
     )  # fmt: skip
     assert 0.6 <= elapsed < 0.6 + 1.5
 

@@ -6,6 +6,7 @@ from aardcheck.findings import Finding, Kind, Severity
 from aardcheck.watch.followups import (
     FINISHED_KEPT,
     LOOK_AGAIN,
+    TRANSIENT_FIRST,
     TRANSIENT_RETRY,
     TRANSIT_MAX,
     ContainerTransit,
@@ -81,10 +82,15 @@ def test_busy_from_a_begun_change_until_it_ends_or_is_too_old() -> None:
     assert transit.busy_at(11.0)  # a check that started then saw part of the change
 
 
-def test_a_vanished_netns_listing_failure_is_retried_within_a_second() -> None:
+def test_a_vanished_netns_listing_failure_is_retried_soon_then_within_a_second() -> None:
     vanished = "podman cannot list containers: the network namespace of container 0605a2 vanished"
-    assert retry_delay(8.0, vanished) == TRANSIENT_RETRY
-    assert retry_delay(8.0, "podman API does not answer") == 8.0
+    delays = [retry_delay(8.0, vanished, n) for n in range(5)]
+    assert delays == [TRANSIENT_FIRST, 2 * TRANSIENT_FIRST, 4 * TRANSIENT_FIRST] + [
+        TRANSIENT_RETRY
+    ] * 2
+    assert TRANSIENT_FIRST < TRANSIENT_RETRY == 4 * TRANSIENT_FIRST
+    assert retry_delay(0.1, vanished, 0) == 0.1  # never later than the back-off itself
+    assert retry_delay(8.0, "podman API does not answer", 0) == 8.0
 
 
 def test_silence_found_by_the_short_wait_is_confirmed_with_the_cold_one() -> None:

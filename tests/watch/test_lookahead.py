@@ -12,6 +12,7 @@ from pathlib import Path
 
 from aardcheck.models import AddressLiveness, IPAddress, Liveness, Snapshot
 from aardcheck.sources.liveness import LivenessRequest
+from aardcheck.watch.followups import to_confirm
 from aardcheck.watch.lookahead import (
     MAX_LOOKS,
     REUSE_SPAN,
@@ -22,6 +23,7 @@ from aardcheck.watch.lookahead import (
 )
 from tests.scenario_loader import load_scenario
 
+SILENT = Liveness.SILENT
 DEAD = "cba06b5736faf67e54b07b561eae94395e774c517a7d910a54369e1263ccfbd4"
 A, B = IPv4Address("10.89.0.2"), IPv4Address("10.89.0.3")
 
@@ -44,7 +46,11 @@ class FakeWire:
         self.waits.append(timeout)
         return tuple(
             AddressLiveness(
-                r.network, a, Liveness.ALIVE if a in self.alive else Liveness.SILENT, "fake"
+                r.network,
+                a,
+                Liveness.ALIVE if a in self.alive else Liveness.SILENT,
+                "fake",
+                timeout,
             )
             for r in requests
             for a in r.addresses
@@ -188,24 +194,75 @@ def test_the_confirm_look_runs_beside_the_checks_and_the_confirm_check_takes_it(
     assert look.started == 1
 
 
-def test_a_cold_wait_does_not_wait_for_a_short_look(tmp_path: Path) -> None:
-    """The confirm check (a cold wait) cannot take a short look's answer: it asks at
-    once instead of waiting for the look in progress."""
+def _silent_found(look: LookAhead, tmp_path: Path, *addresses: IPv4Address) -> Snapshot:
+    """The snapshot of a short check that found ``addresses`` silent."""
+    found = look.liveness([_request(*addresses)], 0.3)
+    assert {a.liveness for a in found} == {Liveness.SILENT}
+    return replace(_snapshot(tmp_path), liveness=found)
+
+
+def test_a_confirm_check_does_not_wait_for_a_short_look(tmp_path: Path) -> None:
+    """The confirm check (a cold wait) cannot take a short look's answer: it takes the
+    confirm look's, instead of waiting for the short look in progress."""
     gate = threading.Event()
     short = FakeWire(gate=gate)
     cold = FakeWire()
 
     look = LookAhead(0.3, functools.partial(_by_wait, short, cold))
     look.learn(_snapshot(tmp_path))
-    look.container_done(DEAD)
+    look.container_done(DEAD)  # held at the gate
+    snap = replace(_snapshot(tmp_path), liveness=(AddressLiveness("proj_default", A, SILENT),))
+    look.confirm(snap, 1.5)
     began = time.monotonic()
-    answers = look.liveness([_request(A)], 1.5)  # returns although the look is held
-    # waiting for the look would take its whole budget (2 s) here: the gate stays shut
+    answers = look.liveness([_request(A)], 1.5)  # returns although the short look is held
+    # waiting for that look would take its whole budget (2 s) here: the gate stays shut
     assert time.monotonic() - began < 1.0
-    assert [a.liveness for a in answers] == [Liveness.SILENT] and cold.waits == [1.5]
-    assert not look.join(0.01)  # the look still runs
+    assert [a.liveness for a in answers] == [SILENT] and cold.waits == [1.5]
+    assert not look.join(0.01)  # the short look still runs
     gate.set()
     _settle(look)
+
+
+def test_a_confirm_check_asks_a_new_line_with_the_short_wait(tmp_path: Path) -> None:
+    """An address no confirm look was meant for (a line new since the check that found
+    silence) is asked as a short check would; its silent answer says so, and gets a
+    confirm of its own."""
+    short, cold = FakeWire(), FakeWire()
+    look = LookAhead(0.3, functools.partial(_by_wait, short, cold))
+    look.confirm(_silent_found(look, tmp_path, A), 1.5)
+    _settle(look)
+    answers = look.liveness([_request(A, B)], 1.5)
+    assert [(a.address, a.liveness, a.waited) for a in answers] == [
+        (A, SILENT, 1.5),  # the confirm look's
+        (B, SILENT, 0.3),
+    ]
+    assert cold.asked == [(("proj_default", A),)]
+    assert short.asked[-1] == (("proj_default", B),) and short.waits[-1] == 0.3
+    assert to_confirm(answers, 1.5, 1.5) == {"proj_default"}  # B's confirm comes next
+    assert to_confirm(answers[:1], 1.5, 1.5) == frozenset()  # A is confirmed
+
+
+def test_a_confirm_check_asks_with_the_cold_wait_where_the_confirm_look_failed(
+    tmp_path: Path,
+) -> None:
+    short, cold = FakeWire(), FakeWire()
+    failures: list[float] = []
+
+    def wire(
+        requests: Sequence[LivenessRequest], timeout: float, stopper: object
+    ) -> tuple[AddressLiveness, ...]:
+        if stopper is not None and timeout == 1.5:  # the confirm look (a look has one)
+            failures.append(timeout)
+            raise RuntimeError("no agent")
+        return _by_wait(short, cold, requests, timeout, stopper)
+
+    look = LookAhead(0.3, wire)
+    look.confirm(_silent_found(look, tmp_path, A), 1.5)
+    _settle(look)
+    assert failures == [1.5] and look.failed == 1
+    answers = look.liveness([_request(A, B)], 1.5)
+    assert cold.asked == [(("proj_default", A), ("proj_default", B))]
+    assert [a.waited for a in answers] == [1.5, 1.5]
 
 
 def test_no_look_for_a_line_netavark_removed_or_an_unknown_container(tmp_path: Path) -> None:
