@@ -8,6 +8,9 @@ for a rootless host inside ``podman unshare``, which owns that namespace).
 from __future__ import annotations
 
 import ipaddress
+import os
+import signal
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -70,7 +73,7 @@ def dig(
     gateway = host.gateway(network)
     wait = max(1, round(timeout))
     deadline = time.monotonic() + retry_for
-    revived = False
+    revived = nudged = False
     while True:
         proc = host.unshare(
             "nsenter",
@@ -91,7 +94,12 @@ def dig(
             revived = True  # once: a dead shared daemon is not what the test is about
             deadline = time.monotonic() + retry_for
             continue
-        if proc.returncode != NO_REPLY or time.monotonic() >= deadline:
+        timed_out = time.monotonic() >= deadline
+        if proc.returncode == NO_REPLY and timed_out and not nudged and _rebind(host, gateway):
+            nudged = True  # once: aardvark-dns 1.4's lost listener, see _rebind
+            deadline = time.monotonic() + retry_for
+            continue
+        if proc.returncode != NO_REPLY or timed_out:
             raise DnsProbeError(
                 f"dig @{gateway} {name} {rdtype} from {member.name} failed "
                 f"(exit {proc.returncode}): {(proc.stdout + proc.stderr).strip()}\n"
@@ -147,6 +155,59 @@ def _revive_aardvark(host: PodmanHost, member: str) -> bool:
     return host.podman("network", "reload", member, check=False).returncode == 0
 
 
+def _rebind(host: PodmanHost, gateway: str) -> bool:
+    """SIGHUP the host's aardvark-dns when it is alive but has no socket on ``gateway``;
+    True when it was sent.
+
+    aardvark-dns before 1.11 closes every listener at each reload and binds them all again
+    (containers/aardvark-dns#389, fixed by #449); a bind that fails - the gateway address
+    not usable at that moment - is not retried until the next SIGHUP, so a network can
+    stay without DNS while its members come and go elsewhere (seen twice in full CI runs,
+    right after a network re-create, never in a run of that file alone). A reload reads
+    the files as they are: it changes nothing the tests look at."""
+    pid = _aardvark_pid(host)
+    if pid is None or gateway in listening(pid):
+        return False
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except OSError:
+        return False
+    print(f"aardvark-dns {pid} had no socket on {gateway}: sent SIGHUP", file=sys.stderr)
+    return True
+
+
+def _aardvark_pid(host: PodmanHost) -> int | None:
+    try:
+        pid = int((host.aardvark_dir / "aardvark.pid").read_text().strip())
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, ValueError):
+        return None
+    return None if stat[stat.rindex(")") + 2] in "ZX" else pid
+
+
+def listening(pid: int) -> set[str]:
+    """Addresses process ``pid`` has a UDP socket on port 53 for, in its own network
+    namespace (``/proc/PID/net`` shows that of the process: the rootless one too)."""
+    found = set()
+    for table, version in (("udp", 4), ("udp6", 6)):
+        try:
+            rows = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            address, port = row.split()[1].split(":")
+            if int(port, 16) == 53:
+                found.add(str(_proc_address(address, version)))
+    return found
+
+
+def _proc_address(text: str, version: int) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """/proc/net/udp writes an address as 32-bit words in host (little-endian) order."""
+    raw = bytes.fromhex(text)
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    return ipaddress.IPv4Address(words) if version == 4 else ipaddress.IPv6Address(words)
+
+
 def aardvark_state(host: PodmanHost) -> str:
     """One paragraph on the host's aardvark-dns: pid file, process, files (diagnostics)."""
     directory = host.aardvark_dir
@@ -164,7 +225,12 @@ def aardvark_state(host: PodmanHost) -> str:
         files = sorted(p.name for p in directory.iterdir())
     except OSError:
         files = []
-    return f"aardvark-dns state: pid file {pid_text!r} ({process}); files: {', '.join(files)}"
+    pid = _aardvark_pid(host)
+    sockets = ", ".join(sorted(listening(pid))) if pid is not None else "-"
+    return (
+        f"aardvark-dns state: pid file {pid_text!r} ({process}); listening on: {sockets}; "
+        f"files: {', '.join(files)}"
+    )
 
 
 def _is_address(text: str) -> bool:

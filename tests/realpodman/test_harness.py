@@ -22,6 +22,7 @@ from tests.realpodman import (
     PodmanHost,
     RecipeError,
     create_user,
+    dns,
     run_aardcheck,
 )
 from tests.realpodman.api import ping
@@ -106,6 +107,26 @@ def test_missing_podman_skips_locally_and_fails_in_ci() -> None:
 
 
 # ---- rootful ---------------------------------------------------------------------------
+
+
+def test_proc_net_addresses_read_as_the_kernel_writes_them() -> None:
+    assert dns._proc_address("0100007F", 4) == ipaddress.IPv4Address("127.0.0.1")
+    assert dns._proc_address("0000000000000000FFFF0000010D590A", 6) == ipaddress.IPv6Address(
+        "::ffff:10.89.13.1"
+    )
+
+
+@pytest.mark.podman
+def test_the_harness_sees_where_aardvark_listens(
+    rootful_host: PodmanHost, net_name: NetName
+) -> None:
+    """What the harness's dig looks at before it reloads a silent aardvark-dns."""
+    host = rootful_host
+    net = host.network_create(net_name("ears"))
+    member = host.run(host.session.new_name("ears"), {net: ["app"]})
+    assert host.dig(net, member.name, via=member.name) == {member.ips[net]}
+    pid = dns._aardvark_pid(host)
+    assert pid is not None and host.gateway(net) in dns.listening(pid)
 
 
 @pytest.mark.podman
