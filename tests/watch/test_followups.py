@@ -85,9 +85,10 @@ def test_busy_from_a_begun_change_until_it_ends_or_is_too_old() -> None:
 def test_a_vanished_netns_listing_failure_is_retried_soon_then_within_a_second() -> None:
     vanished = "podman cannot list containers: the network namespace of container 0605a2 vanished"
     delays = [retry_delay(8.0, vanished, n) for n in range(5)]
-    assert delays == [TRANSIENT_FIRST, 2 * TRANSIENT_FIRST, 4 * TRANSIENT_FIRST] + [
-        TRANSIENT_RETRY
-    ] * 2
+    assert (
+        delays
+        == [TRANSIENT_FIRST, 2 * TRANSIENT_FIRST, 4 * TRANSIENT_FIRST] + [TRANSIENT_RETRY] * 2
+    )
     assert TRANSIENT_FIRST < TRANSIENT_RETRY == 4 * TRANSIENT_FIRST
     assert retry_delay(0.1, vanished, 0) == 0.1  # never later than the back-off itself
     assert retry_delay(8.0, "podman API does not answer", 0) == 8.0
