@@ -87,6 +87,8 @@ class Watcher:
         self._members: Mapping[str, frozenset[str]] = {}
         #: the containers podman's last listing had (early.lines_outlived)
         self._listed: frozenset[str] = frozenset()
+        #: removed containers -> networks of their lines no check has covered since
+        self._owed: dict[str, frozenset[str]] = {}
         self._postponed: dict[str, float] = {}
         self.stop_reason = ""
         self._look_again = LookAgain(options.interval)
@@ -320,7 +322,13 @@ class Watcher:
             cni = result.context.network_backend == "cni"
             self._watch_dirs([self.run_dir.path if cni else self.run_dir.dns_dir])
             self._members = memberships(result.snapshot)
-            self._listed = frozenset(c.id for c in result.snapshot.podman.containers)
+            owed = early.owed_checks(
+                result.snapshot, listed_before, self._owed, scope, self.options.check.networks
+            )
+            if due := frozenset().union(*(n for c, n in owed.items() if c not in self._owed)):
+                self.timetable.add(time.monotonic(), Batch(due, (early.LINES_ELSEWHERE,)))
+            self._owed = owed
+            self._listed = frozenset(c.id for c in result.snapshot.podman.containers) | set(owed)
             self.lookahead.learn(result.snapshot)
             self.metrics.observe_probes(result.snapshot.probes)
         if scope is None and result is not None and not self.options.check.networks:

@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from aardcheck.models import Snapshot
-from aardcheck.watch.early import lines_outlived
+from aardcheck.watch.early import lines_outlived, owed_checks
 from tests.scenario_loader import load_scenario
 
 DEAD = "cba06b5736faf67e54b07b561eae94395e774c517a7d910a54369e1263ccfbd4"
@@ -41,3 +41,21 @@ def test_a_line_gone_on_the_read_after_the_listing_was_a_teardown(tmp_path: Path
     assert lines_outlived(snap, {DEAD}) == frozenset()
     b.unlink()
     assert lines_outlived(snap, {DEAD}) == frozenset()
+
+
+def test_a_removed_containers_lines_elsewhere_are_owed_a_check_once(tmp_path: Path) -> None:
+    snap, _ = _on_two_networks(tmp_path)
+    first = snap.directory.files[0].network
+    listed_before = {DEAD, *(c.id for c in snap.podman.containers)}
+    # a check of the first network: the line on net_b is the next check's to call
+    owed = owed_checks(snap, listed_before, {}, {first}, ())
+    assert owed == {DEAD: {"net_b"}}
+    assert owed_checks(snap, listed_before, {}, {first}, ("net_c",)) == {}
+    # a check that covered both, or every network: nothing left for another
+    assert owed_checks(snap, listed_before, {}, {first, "net_b"}, ()) == {}
+    assert owed_checks(snap, listed_before, {}, None, ()) == {}
+    # still listed, or never listed: not a removal
+    assert owed_checks(snap, listed_before - {DEAD}, {}, {first}, ()) == {}
+    # net_b's check pays what was owed, and owes nothing back to the first network
+    assert owed_checks(snap, listed_before, owed, {"net_b"}, ()) == {}
+    assert owed_checks(snap, listed_before, owed, {"net_x"}, ()) == owed

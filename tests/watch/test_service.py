@@ -18,7 +18,7 @@ from aardcheck.errors import EnvironmentUnavailable, UsageError
 from aardcheck.findings import CheckContext, CheckResult, Finding, Kind, Severity
 from aardcheck.models import AddressLiveness, Liveness, Snapshot
 from aardcheck.runner.options import CheckOptions
-from aardcheck.watch import service
+from aardcheck.watch import early, service
 from aardcheck.watch.early import GIVE_UP_AFTER, PATIENCE_SPAN, PROBE_STOPPED, ProbePatience
 from aardcheck.watch.followups import CONFIRM_AFTER, CONFIRM_SILENT, LOOK_AGAIN
 from aardcheck.watch.options import WatchOptions
@@ -217,6 +217,49 @@ def test_a_line_that_outlived_its_container_needs_no_settle_period(
         watcher._listed = frozenset({DEAD}) if listed else frozenset()
         watcher.check(Batch(None, ("start",)))
         assert bool([ln for ln in lines(err) if " dead-entry " in ln]) is reported
+
+
+def test_a_removed_containers_line_on_another_network_is_checked_at_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A check of one network whose listing lost a container also holding a line on
+    another network: that network is checked at once, with the container still taken as
+    listed before, so its line there needs no settle period either."""
+    seed = load_scenario("seed-dead-alias")
+    text = seed.directory.files[0].path.read_text()
+    (tmp_path / NET).write_text(text)
+    (tmp_path / "net_b").write_text(text)
+    files = (
+        replace(seed.directory.files[0], path=tmp_path / NET),
+        replace(seed.directory.files[0], network="net_b", path=tmp_path / "net_b"),
+    )
+    (net,) = (n for n in seed.podman.networks if n.name == NET)
+    podman = replace(seed.podman, networks=(*seed.podman.networks, replace(net, name="net_b")))
+    liveness = (*seed.liveness, *(replace(a, network="net_b") for a in seed.liveness))
+    snapshot = replace(
+        seed, directory=replace(seed.directory, files=files), podman=podman, liveness=liveness
+    )
+    err = io.StringIO()
+    watcher = Watcher(
+        WatchOptions(check=CheckOptions(), settle=30),
+        Reporter(json_output=False, err=err, journal=False),
+    )
+    watcher.link = FakeLink()  # type: ignore[assignment]
+    monkeypatch.setattr(service, "check_with", lambda session, o, *hooks: result_of(snapshot))
+    monkeypatch.setattr(watcher.dirs, "add", lambda dirs: [])
+    watcher._listed = frozenset({DEAD})
+    watcher.check(Batch(frozenset({NET}), ("podman event",)))
+    dead = [ln for ln in lines(err) if " dead-entry " in ln]
+    assert len(dead) == 1 and NET in dead[0]
+    assert DEAD in watcher._listed  # still "listed before" for the other network's check
+    batch = watcher.timetable.take(time.monotonic())
+    assert batch is not None and batch.networks == {"net_b"}
+    assert early.LINES_ELSEWHERE in batch.reasons
+    watcher.check(batch)
+    dead = [ln for ln in lines(err) if " dead-entry " in ln]
+    assert len(dead) == 2 and "net_b" in dead[1]
+    assert DEAD not in watcher._listed
+    assert watcher.timetable.take(time.monotonic()) is None
 
 
 def test_events_outside_the_selection_are_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
