@@ -33,6 +33,7 @@ from aardcheck.watch.followups import (
     retry_delay,
     to_confirm,
 )
+from aardcheck.watch.heap import Heap, glibc
 from aardcheck.watch.link import PodmanLink
 from aardcheck.watch.lookahead import LookAhead
 from aardcheck.watch.metrics import WatchMetrics, write_textfile
@@ -94,6 +95,7 @@ class Watcher:
         self._look_again = LookAgain(options.interval)
         self._transit = ContainerTransit()
         self.lookahead = LookAhead(liveness)
+        self.heap = Heap(glibc())
         #: what check, preflight and clean are answered from (watch/answer.py)
         self.answers = AnswerState()
         self._answering: AnswerServer | None = None
@@ -136,6 +138,7 @@ class Watcher:
 
     def run(self) -> None:
         """Until ``stop``: one full check, then checks as events and timers ask."""
+        self.heap.cap_arenas()  # before any thread of ours allocates
         self.dirs.start()
         self._watch_dirs(guess_dirs(self.options.check.run_dir))
         self.events.start()
@@ -376,6 +379,7 @@ class Watcher:
         self.reporter.debug(
             check_line(self.checks, checked, batch.reasons, duration, phases, counts)
         )
+        self.heap.trim_if_due(time.monotonic())
 
     def _publish(self, transitions: Iterable[Transition]) -> None:
         """The gauges first, then the log: a scrape after a logged change sees it."""
