@@ -156,8 +156,8 @@ def _revive_aardvark(host: PodmanHost, member: str) -> bool:
 
 
 def _rebind(host: PodmanHost, gateway: str) -> bool:
-    """SIGHUP the host's aardvark-dns when it is alive but has no socket on ``gateway``;
-    True when it was sent.
+    """SIGHUP the host's aardvark-dns when it is alive and nothing in its namespace has a
+    socket on ``gateway``; True when it was sent.
 
     aardvark-dns before 1.11 closes every listener at each reload and binds them all again
     (containers/aardvark-dns#389, fixed by #449); a bind that fails - the gateway address
@@ -186,18 +186,27 @@ def _aardvark_pid(host: PodmanHost) -> int | None:
 
 
 def listening(pid: int) -> set[str]:
-    """Addresses process ``pid`` has a UDP socket on port 53 for, in its own network
-    namespace (``/proc/PID/net`` shows that of the process: the rootless one too)."""
-    found = set()
+    """Addresses with a UDP socket on port 53 in the network namespace of process ``pid``
+    (``/proc/PID/net`` shows that namespace's sockets, whoever holds them: for
+    aardvark-dns's pid, the host's or the rootless one)."""
+    return set(_port53(pid))
+
+
+def _port53(pid: int) -> dict[str, tuple[int, int]]:
+    """Address -> (bytes queued unread, datagrams dropped) of the UDP port-53 sockets in
+    ``pid``'s network namespace (the fifth and the last columns of /proc/net/udp)."""
+    found = {}
     for table, version in (("udp", 4), ("udp6", 6)):
         try:
             rows = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
         except OSError:
             continue
         for row in rows:
-            address, port = row.split()[1].split(":")
+            fields = row.split()
+            address, port = fields[1].split(":")
             if int(port, 16) == 53:
-                found.add(str(_proc_address(address, version)))
+                queued = int(fields[4].split(":")[1], 16)
+                found[str(_proc_address(address, version))] = (queued, int(fields[-1]))
     return found
 
 
@@ -226,9 +235,13 @@ def aardvark_state(host: PodmanHost) -> str:
     except OSError:
         files = []
     pid = _aardvark_pid(host)
-    sockets = ", ".join(sorted(listening(pid))) if pid is not None else "-"
+    ports = _port53(pid) if pid is not None else {}
+    sockets = ", ".join(
+        a + (f" (queued {q} B, dropped {d})" if q or d else "")
+        for a, (q, d) in sorted(ports.items())
+    )
     return (
-        f"aardvark-dns state: pid file {pid_text!r} ({process}); listening on: {sockets}; "
+        f"aardvark-dns state: pid file {pid_text!r} ({process}); listening on: {sockets or '-'}; "
         f"files: {', '.join(files)}"
     )
 
