@@ -189,10 +189,10 @@ def listening(pid: int) -> set[str]:
     """Addresses with a UDP socket on port 53 in the network namespace of process ``pid``
     (``/proc/PID/net`` shows that namespace's sockets, whoever holds them: for
     aardvark-dns's pid, the host's or the rootless one)."""
-    return set(_port53(pid))
+    return set(port53_sockets(pid))
 
 
-def _port53(pid: int) -> dict[str, tuple[int, int]]:
+def port53_sockets(pid: int) -> dict[str, tuple[int, int]]:
     """Address -> (bytes queued unread, datagrams dropped) of the UDP port-53 sockets in
     ``pid``'s network namespace (the fifth and the last columns of /proc/net/udp)."""
     found = {}
@@ -235,7 +235,7 @@ def aardvark_state(host: PodmanHost) -> str:
     except OSError:
         files = []
     pid = _aardvark_pid(host)
-    ports = _port53(pid) if pid is not None else {}
+    ports = port53_sockets(pid) if pid is not None else {}
     sockets = ", ".join(
         a + (f" (queued {q} B, dropped {d})" if q or d else "")
         for a, (q, d) in sorted(ports.items())

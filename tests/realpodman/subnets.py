@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import random
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from tests.realpodman.dns import port53_sockets
 from tests.realpodman.proc import HarnessError, run_command
 
 #: Subnets the harness picks from when a test gives none (away from podman's 10.89/16).
@@ -16,8 +18,11 @@ SUBNET_POOL = ipaddress.IPv4Network("10.213.0.0/16")
 
 def free_subnet(networks: Sequence[Any], aardvark_dir: Path, *, host_routes: bool = True) -> str:
     """A random /24 of ``SUBNET_POOL`` that overlaps none of the given podman networks
-    (``network ls`` JSON), no host route (when ``host_routes``) and no gateway in an
-    aardvark-dns file header (orphan files poison a network that reuses their subnet).
+    (``network ls`` JSON), no host route (when ``host_routes``), no gateway in an
+    aardvark-dns file header (orphan files poison a network that reuses their subnet) and
+    no address a DNS server here still listens on: aardvark-dns 1.4 keeps the socket of a
+    removed network until its next reload, and a CNI network's dnsmasq on that gateway
+    then fails with "Address already in use" (a full CI run on 2026-12-07).
     """
     used: list[ipaddress.IPv4Network] = []
     for network in networks:
@@ -28,6 +33,7 @@ def free_subnet(networks: Sequence[Any], aardvark_dir: Path, *, host_routes: boo
     if host_routes:
         used.extend(_host_routes())
     used.extend(_aardvark_header_subnets(aardvark_dir))
+    used.extend(_dns_sockets())
     candidates = list(SUBNET_POOL.subnets(new_prefix=24))
     random.shuffle(candidates)
     for candidate in candidates:
@@ -63,3 +69,11 @@ def _aardvark_header_subnets(directory: Path) -> Iterator[ipaddress.IPv4Network]
                 yield ipaddress.IPv4Network(f"{gateway}/24", strict=False)
             except ValueError:
                 continue
+
+
+def _dns_sockets() -> Iterator[ipaddress.IPv4Network]:
+    """The /24 of every IPv4 address with a UDP socket on port 53 in this namespace."""
+    for address in port53_sockets(os.getpid()):
+        parsed = ipaddress.ip_address(address)
+        if isinstance(parsed, ipaddress.IPv4Address) and not parsed.is_loopback:
+            yield ipaddress.IPv4Network(f"{parsed}/24", strict=False)
