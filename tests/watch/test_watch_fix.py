@@ -65,9 +65,12 @@ def test_burst_is_debounced_and_the_final_state_reported(
     stale = host.make_natural_stale(created[0].name)
 
     # dead-entry, or unknown-entry while another API service still holds its netns
-    watcher.wait_stderr(
-        rf"appeared: \S+ (dead|unknown)-entry network={net} .*container={stale.short_id}"
-    )
+    appeared_rx = rf"appeared: \S+ (dead|unknown)-entry network={net} .*container={stale.short_id}"
+    watcher.wait_stderr(appeared_rx)
+    # the check's own summary line follows its report lines: wait for it, or the
+    # count read here may still be the one before the burst
+    at = next(i for i, (_, ln) in enumerate(watcher.stderr.items) if re.search(appeared_rx, ln))
+    watcher.wait_stderr(r"check #\d+ .* event\(s\) so far", after=at + 1)
     after = _checks(watcher.stderr.items)[-1]
     checks, events = after[0] - before[0], after[1] - before[1]
     print(f"burst of {BURST} containers: {checks} check(s) for {events} event(s)")
