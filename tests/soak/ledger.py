@@ -162,6 +162,18 @@ def trend(samples: Sequence[Sample], key: str) -> dict[str, float]:
     return {"first": first, "last": last, "growth": last - first, "max": max(values)}
 
 
+def series(samples: Sequence[Sample], key: str, window: float = 300.0) -> list[float]:
+    """The median of a sampled measure in each ``window`` seconds from the first sample:
+    whether it levels off, which two thirds' medians cannot say."""
+    if not samples:
+        return []
+    start = samples[0].at
+    buckets: dict[int, list[float]] = {}
+    for s in samples:
+        buckets.setdefault(int((s.at - start) // window), []).append(float(getattr(s, key)))
+    return [statistics.median(buckets[i]) for i in sorted(buckets)]
+
+
 def summary(
     verdict: Verdict, samples: Sequence[Sample], counts: Mapping[str, int]
 ) -> dict[str, Any]:
@@ -184,6 +196,7 @@ def summary(
         "fds": trend(samples, "fds"),
         "child_fds": trend(samples, "child_fds"),
         "rss_kib": trend(samples, "rss_kib"),
+        "rss_kib_per_5_min": series(samples, "rss_kib"),
         "cpu_percent": round(100 * cpu / span, 2) if span > 0 else None,
         "samples": len(samples),
     }

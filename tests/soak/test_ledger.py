@@ -14,6 +14,7 @@ from tests.soak.ledger import (
     identity,
     judge,
     percentile,
+    series,
     trend,
 )
 
@@ -91,6 +92,12 @@ def test_percentile_and_trend() -> None:
     assert percentile([1.0, 2.0, 3.0, 4.0, 5.0], 0.95) == 5.0
     samples = [Sample(float(i), 100, 0.0, 10 + (i >= 6), 0) for i in range(9)]
     assert trend(samples, "fds") == {"first": 10, "last": 11, "growth": 1, "max": 11}
+
+
+def test_series_takes_each_windows_median() -> None:
+    samples = [Sample(at, rss, 0.0, 10, 0) for at, rss in [(5.0, 1), (6, 3), (7, 2), (9, 8)]]
+    assert series(samples, "rss_kib", window=3.0) == [2.0, 8.0]  # [5, 8) and [8, 11)
+    assert series([], "rss_kib") == []
 
 
 def test_a_resolver_down_near_an_aardvark_restart_was_a_real_outage() -> None:
