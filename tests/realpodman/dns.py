@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tests.realpodman.pathdiag import path_report, proc_address
 from tests.realpodman.proc import HarnessError
 
 if TYPE_CHECKING:
@@ -103,7 +104,7 @@ def dig(
             raise DnsProbeError(
                 f"dig @{gateway} {name} {rdtype} from {member.name} failed "
                 f"(exit {proc.returncode}): {(proc.stdout + proc.stderr).strip()}\n"
-                f"{aardvark_state(host)}"
+                f"{aardvark_state(host)}\n{path_report(host, network, member, gateway)}"
             )
         time.sleep(0.2)
 
@@ -203,15 +204,8 @@ def port53_sockets(pid: int) -> dict[str, tuple[int, int]]:
             address, port = fields[1].split(":")
             if int(port, 16) == 53:
                 queued = int(fields[4].split(":")[1], 16)
-                found[str(_proc_address(address, version))] = (queued, int(fields[-1]))
+                found[str(proc_address(address, version))] = (queued, int(fields[-1]))
     return found
-
-
-def _proc_address(text: str, version: int) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    """/proc/net/udp writes an address as 32-bit words in host (little-endian) order."""
-    raw = bytes.fromhex(text)
-    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
-    return ipaddress.IPv4Address(words) if version == 4 else ipaddress.IPv6Address(words)
 
 
 def aardvark_state(host: PodmanHost) -> str:

@@ -31,6 +31,7 @@ from tests.realpodman.cleanup import cleanup_session, orphaned_prefixes
 from tests.realpodman.host import ROOTFUL_NETWORK_CONFIG_DIR
 from tests.realpodman.invoke import REPO_ROOT
 from tests.realpodman.lifecycle import reap_abandoned_sessions
+from tests.realpodman.pathdiag import path_report, proc_address
 from tests.realpodman.recipes import forgetting_orphan, remove_tree
 from tests.realpodman.session import CONTAINERS_CONF_TEXT, PREFIX_RE
 from tests.realpodman.stack import current_stack
@@ -110,8 +111,8 @@ def test_missing_podman_skips_locally_and_fails_in_ci() -> None:
 
 
 def test_proc_net_addresses_read_as_the_kernel_writes_them() -> None:
-    assert dns._proc_address("0100007F", 4) == ipaddress.IPv4Address("127.0.0.1")
-    assert dns._proc_address("0000000000000000FFFF0000010D590A", 6) == ipaddress.IPv6Address(
+    assert proc_address("0100007F", 4) == ipaddress.IPv4Address("127.0.0.1")
+    assert proc_address("0000000000000000FFFF0000010D590A", 6) == ipaddress.IPv6Address(
         "::ffff:10.89.13.1"
     )
 
@@ -127,6 +128,25 @@ def test_the_harness_sees_where_aardvark_listens(
     assert host.dig(net, member.name, via=member.name) == {member.ips[net]}
     pid = dns._aardvark_pid(host)
     assert pid is not None and host.gateway(net) in dns.listening(pid)
+
+
+@pytest.mark.podman
+def test_the_path_report_shows_a_probe_on_the_bridge(
+    rootful_host: PodmanHost, net_name: NetName
+) -> None:
+    """What a DNS probe failure adds: both sides' state and the probe's own frames."""
+    host = rootful_host
+    net = host.network_create(net_name("path"))
+    member = host.container(host.run(host.session.new_name("path"), {net: ["app"]}).name)
+    gateway, address = host.gateway(net), member.ips[net]
+    report = path_report(host, net, member, gateway)
+    print(report)
+    assert f"{address}/" in report  # the member's own address, inside its netns
+    assert f"{address} dev " in report  # the host's route to it
+    # the capture saw the query leave the member for the gateway, and the answer back
+    assert re.search(rf"to-host .* udp {re.escape(address)}:\d+ > {re.escape(gateway)}:53", report)
+    assert re.search(rf"outgoing .* udp {re.escape(gateway)}:53 > {re.escape(address)}:", report)
+    assert "exit 0" in report, report
 
 
 @pytest.mark.podman
