@@ -209,9 +209,12 @@ def test_a_confirm_check_does_not_wait_for_a_short_look(tmp_path: Path) -> None:
     cold = FakeWire()
 
     look = LookAhead(0.3, functools.partial(_by_wait, short, cold))
-    look.learn(_snapshot(tmp_path))
+    seen = _snapshot(tmp_path)
+    look.learn(seen)
     look.container_done(DEAD)  # held at the gate
-    snap = replace(_snapshot(tmp_path), liveness=(AddressLiveness("proj_default", A, SILENT),))
+    # the same snapshot, not a new copy: rewriting the file while the short look reads it
+    # could show that look no line left, and it would end at once (seen in CI)
+    snap = replace(seen, liveness=(AddressLiveness("proj_default", A, SILENT),))
     look.confirm(snap, 1.5)
     began = time.monotonic()
     answers = look.liveness([_request(A)], 1.5)  # returns although the short look is held
