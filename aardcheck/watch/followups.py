@@ -59,6 +59,11 @@ TRANSIENT_RETRY = 1.0
 
 #: Containers whose last event is remembered (a bound, not a policy).
 FINISHED_KEPT = 4096
+#: Seconds podman's last word on a container is kept. A check asks about its own start,
+#: and none lasts minutes, so an older word decides nothing; without this the tables
+#: grew to FINISHED_KEPT (~1.5 MiB with their id strings) over the watcher's life - under
+#: a soak's churn within the hour, on a quiet host over days (docs/benchmarks.md, P6/T).
+TRANSIT_KEPT = 300.0
 #: A begun change (a start, a teardown) that never ended stops counting after this.
 TRANSIT_MAX = 30.0
 
@@ -123,7 +128,8 @@ class LookAgain:
 class ContainerTransit:
     """Per container, what podman's events last said: done with its networks (cleanup,
     remove) or in the middle of a change (created, initialised, died: not yet started or
-    cleaned up). Both bounded; a change older than ``TRANSIT_MAX`` no longer counts."""
+    cleaned up). Both kept ``TRANSIT_KEPT`` seconds and bounded in size; a begun change
+    older than ``TRANSIT_MAX`` no longer counts."""
 
     _finished: dict[str, float] = field(default_factory=dict)
     _begun: dict[str, float] = field(default_factory=dict)
@@ -134,9 +140,11 @@ class ContainerTransit:
         self._begun.pop(container_id, None)
         self._finished.pop(container_id, None)  # a restarted container is live again
         if action in FINISHED:
-            _put(self._finished, container_id, now)
+            self._finished[container_id] = now
         elif action in BEGUN:
-            _put(self._begun, container_id, now)
+            self._begun[container_id] = now
+        _forget(self._finished, now)
+        _forget(self._begun, now)
 
     def finished_before(self, when: float) -> frozenset[str]:
         """Containers whose cleanup was reported at or before ``when``."""
@@ -151,7 +159,11 @@ class ContainerTransit:
         return any(at <= when < at + TRANSIT_MAX for at in list(self._begun.values()))
 
 
-def _put(table: dict[str, float], key: str, now: float) -> None:
-    table[key] = now
-    while len(table) > FINISHED_KEPT:
-        del table[next(iter(table))]  # oldest out
+def _forget(table: dict[str, float], now: float) -> None:
+    """Drop old or surplus keys. ``note`` takes a key out before it puts it back, and its
+    clock only advances, so the first key is always the oldest."""
+    while table:
+        oldest = next(iter(table))
+        if len(table) <= FINISHED_KEPT and table[oldest] >= now - TRANSIT_KEPT:
+            return
+        del table[oldest]

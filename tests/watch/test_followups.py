@@ -8,6 +8,7 @@ from aardcheck.watch.followups import (
     LOOK_AGAIN,
     TRANSIENT_FIRST,
     TRANSIENT_RETRY,
+    TRANSIT_KEPT,
     TRANSIT_MAX,
     ContainerTransit,
     LookAgain,
@@ -59,6 +60,19 @@ def test_finished_containers_by_time_and_bounded() -> None:
         done.note("remove", f"x{i}", 6.0)
     assert "a" not in done.finished_before(10.0)
     assert len(done.finished_before(10.0)) == FINISHED_KEPT
+
+
+def test_podmans_word_on_a_container_is_forgotten_after_minutes() -> None:
+    """The tables hold the last minutes' churn, not the watcher's life's (its RSS)."""
+    transit = ContainerTransit()
+    transit.note("remove", "old", 0.0)
+    transit.note("create", "begun", 0.0)
+    transit.note("cleanup", "recent", TRANSIT_KEPT - 1)
+    assert transit.finished_before(TRANSIT_KEPT) == {"old", "recent"}
+    transit.note("start", "other", TRANSIT_KEPT + 1)  # any event forgets what is too old
+    assert transit.finished_before(TRANSIT_KEPT + 1) == {"recent"}
+    assert (transit._finished, transit._begun) == ({"recent": TRANSIT_KEPT - 1}, {})
+    assert TRANSIT_KEPT >= 10 * TRANSIT_MAX  # far beyond what a check asks about
 
 
 def test_a_restart_makes_a_finished_container_live_again() -> None:
