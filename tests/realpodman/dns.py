@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tests.realpodman.pathdiag import path_report, proc_address
+from tests.realpodman.pathdiag import path_report, port53_rows
 from tests.realpodman.proc import HarnessError
 
 if TYPE_CHECKING:
@@ -192,20 +192,8 @@ def listening(pid: int) -> set[str]:
 
 def port53_sockets(pid: int) -> dict[str, tuple[int, int]]:
     """Address -> (bytes queued unread, datagrams dropped) of the UDP port-53 sockets in
-    ``pid``'s network namespace (the fifth and the last columns of /proc/net/udp)."""
-    found = {}
-    for table, version in (("udp", 4), ("udp6", 6)):
-        try:
-            rows = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            fields = row.split()
-            address, port = fields[1].split(":")
-            if int(port, 16) == 53:
-                queued = int(fields[4].split(":")[1], 16)
-                found[str(proc_address(address, version))] = (queued, int(fields[-1]))
-    return found
+    ``pid``'s network namespace."""
+    return {s.address: (s.queued, s.drops) for s in port53_rows(f"/proc/{pid}/net")}
 
 
 def aardvark_state(host: PodmanHost) -> str:

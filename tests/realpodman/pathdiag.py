@@ -18,7 +18,7 @@ import struct
 import subprocess
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from tests.realpodman.host import PodmanHost
@@ -97,14 +97,22 @@ def proc_address(text: str, version: int) -> ipaddress.IPv4Address | ipaddress.I
     return ipaddress.IPv4Address(words) if version == 4 else ipaddress.IPv6Address(words)
 
 
-def _port53_owners() -> str:
-    """Every UDP port-53 socket of this namespace with the processes holding it: two
-    sockets on one address (a second DNS server, a leftover daemon) look like one in
-    ``dns.port53_sockets``, which keys them by address."""
-    sockets: dict[str, str] = {}
-    for table in ("udp", "udp6"):
+class Port53(NamedTuple):
+    """One UDP port-53 socket, from a /proc/net/udp{,6} row."""
+
+    address: str
+    queued: int  # bytes received and not read yet
+    drops: int
+    inode: str
+
+
+def port53_rows(proc_net: str) -> list[Port53]:
+    """The UDP port-53 sockets of the network namespace ``proc_net`` shows
+    (``/proc/net`` for this process's, ``/proc/PID/net`` for a process's)."""
+    found = []
+    for table, version in (("udp", 4), ("udp6", 6)):
         try:
-            rows = Path(f"/proc/net/{table}").read_text().splitlines()[1:]
+            rows = Path(proc_net, table).read_text().splitlines()[1:]
         except OSError:
             continue
         for row in rows:
@@ -112,8 +120,18 @@ def _port53_owners() -> str:
             address, port = fields[1].split(":")
             if int(port, 16) == 53:
                 queued = int(fields[4].split(":")[1], 16)
-                where = proc_address(address, 4 if table == "udp" else 6)
-                sockets[fields[9]] = f"{where} queued={queued} drops={fields[-1]}"
+                where = str(proc_address(address, version))
+                found.append(Port53(where, queued, int(fields[-1]), fields[9]))
+    return found
+
+
+def _port53_owners() -> str:
+    """Every UDP port-53 socket of this namespace with the processes holding it: two
+    sockets on one address (a second DNS server, a leftover daemon) look like one in
+    ``dns.port53_sockets``, which keys them by address."""
+    sockets = {
+        s.inode: f"{s.address} queued={s.queued} drops={s.drops}" for s in port53_rows("/proc/net")
+    }
     holders: dict[str, list[str]] = {inode: [] for inode in sockets}
     for fd in Path("/proc").glob("[0-9]*/fd/*"):
         try:
