@@ -59,10 +59,12 @@ TRANSIENT_RETRY = 1.0
 
 #: Containers whose last event is remembered (a bound, not a policy).
 FINISHED_KEPT = 4096
-#: Seconds podman's last word on a container is kept. A check asks about its own start,
-#: and none lasts minutes, so an older word decides nothing; without this the tables
-#: grew to FINISHED_KEPT (~1.5 MiB with their id strings) over the watcher's life - under
-#: a soak's churn within the hour, on a quiet host over days (docs/benchmarks.md, P6/T).
+#: Seconds podman's last word on a container is kept. The check an event asks for starts
+#: within a second; a line first seen later than this after its cleanup (say, by a full
+#: check after that check failed) only waits its settle period: a delay of seconds, the
+#: same verdict. Without it the tables grew to FINISHED_KEPT (~1.5 MiB with their id
+#: strings) over the watcher's life - under a soak's churn within the hour, on a quiet
+#: host over days (docs/benchmarks.md, soak T).
 TRANSIT_KEPT = 300.0
 #: A begun change (a start, a teardown) that never ended stops counting after this.
 TRANSIT_MAX = 30.0

@@ -17,6 +17,7 @@ import socket
 import struct
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -37,25 +38,34 @@ def path_report(host: PodmanHost, network: str, member: ContainerInfo, gateway: 
         return "path: not inspected (rootless bridge)"
     try:
         bridge = str(host.network_inspect(network).get("network_interface") or "")
-        address = member.ips.get(host.session.qualify(network), "")
-        inside = ["nsenter", f"--net={member.sandbox_key}"]
-        parts = [
-            _section("member addresses", [*inside, "ip", "-br", "addr"]),
-            _section("member routes", [*inside, "ip", "route"]),
-            _section("member neighbours", [*inside, "ip", "neigh"]),
-            f"member UDP: {_udp_counters([*inside, 'cat', '/proc/net/snmp'])}",
-            _section("host route to member", ["ip", "route", "get", address]),
-            _section("host neighbour", ["ip", "neigh", "show", address]),
-            _section(f"ports of {bridge}", ["ip", "-br", "link", "show", "master", bridge]),
-            _section(f"fdb of {bridge}", ["bridge", "fdb", "show", "br", bridge, "dynamic"]),
-            f"host UDP: {_udp_counters(['cat', '/proc/net/snmp'])}",
-            _conntrack(address),
-            _port53_owners(),
-            _capture(bridge, [*inside, "dig", "+time=2", "+tries=1", f"@{gateway}", member.name]),
-        ]
     except Exception as err:  # diagnostics must not hide the failure itself
-        return f"path: not inspected ({type(err).__name__}: {err})"
-    return "\n".join(parts)
+        bridge = f"(no bridge: {type(err).__name__}: {err})"
+    address = member.ips.get(host.session.qualify(network), "")
+    inside = ["nsenter", f"--net={member.sandbox_key}"]
+    dig = [*inside, "dig", "+time=2", "+tries=1", f"@{gateway}", member.name]
+    parts: list[Callable[[], str]] = [
+        lambda: _section("member addresses", [*inside, "ip", "-br", "addr"]),
+        lambda: _section("member routes", [*inside, "ip", "route"]),
+        lambda: _section("member neighbours", [*inside, "ip", "neigh"]),
+        lambda: f"member UDP: {_udp_counters([*inside, 'cat', '/proc/net/snmp'])}",
+        lambda: _section("host route to member", ["ip", "route", "get", address]),
+        lambda: _section("host neighbour", ["ip", "neigh", "show", address]),
+        lambda: _section(f"ports of {bridge}", ["ip", "-br", "link", "show", "master", bridge]),
+        lambda: _section(f"fdb of {bridge}", ["bridge", "fdb", "show", "br", bridge, "dynamic"]),
+        lambda: f"host UDP: {_udp_counters(['cat', '/proc/net/snmp'])}",
+        lambda: _conntrack(address),
+        _port53_owners,
+        lambda: _capture(bridge, dig),
+    ]
+    return "\n".join(_safely(part) for part in parts)
+
+
+def _safely(part: Callable[[], str]) -> str:
+    """One section; its error in its place, so the others still show."""
+    try:
+        return part()
+    except Exception as err:  # diagnostics must not hide the failure itself
+        return f"(a section failed: {type(err).__name__}: {err})"
 
 
 def _section(title: str, argv: list[str]) -> str:
@@ -133,19 +143,16 @@ def _port53_owners() -> str:
         s.inode: f"{s.address} queued={s.queued} drops={s.drops}" for s in port53_rows("/proc/net")
     }
     holders: dict[str, list[str]] = {inode: [] for inode in sockets}
-    for fd in Path("/proc").glob("[0-9]*/fd/*"):
-        try:
-            target = os.readlink(fd)
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+        try:  # a process may end while this reads: skip it
+            targets = [os.readlink(e.path) for e in os.scandir(f"/proc/{pid}/fd")]
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
         except OSError:
             continue
-        inode = target[8:-1] if target.startswith("socket:[") else ""
-        if inode in holders:
-            pid = fd.parts[2]
-            try:
-                comm = Path(f"/proc/{pid}/comm").read_text().strip()
-            except OSError:
-                comm = "?"
-            holders[inode].append(f"{pid}/{comm}")
+        for target in targets:
+            inode = target[8:-1] if target.startswith("socket:[") else ""
+            if inode in holders:
+                holders[inode].append(f"{pid}/{comm}")
     lines = [f"{sockets[i]} inode={i} held by {','.join(h) or '-'}" for i, h in holders.items()]
     return "UDP port-53 sockets:\n  " + ("\n  ".join(lines) or "-")
 
@@ -158,27 +165,31 @@ def _capture(bridge: str, argv: list[str]) -> str:
         return f"capture on {bridge}: not possible ({err})"
     frames: list[str] = []
     with sock:
-        sock.bind((bridge, 0))
+        try:
+            sock.bind((bridge, 0))
+        except OSError as err:  # the bridge may be gone (a re-create, a teardown)
+            return f"capture on {bridge}: not possible ({err})"
         sock.settimeout(0.2)
         started = time.monotonic()
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         deadline = started + 5.0  # bounded: dig gives up after 2 s
-        while time.monotonic() < deadline and len(frames) < MAX_FRAMES:
-            try:
-                frame, where = sock.recvfrom(2048)
-            except TimeoutError:
-                if proc.poll() is not None:
-                    break
-                continue
-            seen = _frame(frame)
-            if seen:
-                kind = PKTTYPES.get(where[2], str(where[2]))
-                frames.append(f"+{time.monotonic() - started:.3f} {kind} {seen}")
         try:
-            out, _ = proc.communicate(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
+            while time.monotonic() < deadline and len(frames) < MAX_FRAMES:
+                try:
+                    frame, where = sock.recvfrom(2048)
+                except TimeoutError:
+                    frame = b""
+                if frame and (seen := _frame(frame)):
+                    kind = PKTTYPES.get(where[2], str(where[2]))
+                    frames.append(f"+{time.monotonic() - started:.3f} {kind} {seen}")
+                if not frame and proc.poll() is not None:
+                    break  # dig ended and the bridge went quiet
+        finally:
+            try:
+                out, _ = proc.communicate(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, _ = proc.communicate()
     dig = f"exit {proc.returncode}: {' '.join(out.split())[:200]}"
     return f"capture on {bridge} during one more dig ({dig}):\n  " + ("\n  ".join(frames) or "-")
 
@@ -196,6 +207,9 @@ def _frame(frame: bytes) -> str:
         return f"{head} arp {op} {sender} ({sender_mac}) -> {target}"
     if ethertype == b"\x08\x00" and len(frame) >= 34 and frame[23] == 17:
         ihl = (frame[14] & 0x0F) * 4
+        first_fragment = int.from_bytes(frame[20:22], "big") & 0x1FFF == 0
+        if ihl < 20 or len(frame) < 18 + ihl or not first_fragment:
+            return ""
         sport, dport = struct.unpack("!HH", frame[14 + ihl : 18 + ihl])
         if 53 not in (sport, dport):
             return ""

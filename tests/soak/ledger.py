@@ -162,16 +162,19 @@ def trend(samples: Sequence[Sample], key: str) -> dict[str, float]:
     return {"first": first, "last": last, "growth": last - first, "max": max(values)}
 
 
-def series(samples: Sequence[Sample], key: str, window: float = 300.0) -> list[float]:
-    """The median of a sampled measure in each ``window`` seconds from the first sample:
-    whether it levels off, which two thirds' medians cannot say."""
+def series(samples: Sequence[Sample], key: str, window: float = 300.0) -> list[float | None]:
+    """The median of a sampled measure in each ``window`` seconds from the first sample
+    (None for a window without one): whether it levels off, which two thirds' medians
+    cannot say."""
     if not samples:
         return []
     start = samples[0].at
     buckets: dict[int, list[float]] = {}
     for s in samples:
         buckets.setdefault(int((s.at - start) // window), []).append(float(getattr(s, key)))
-    return [statistics.median(buckets[i]) for i in sorted(buckets)]
+    return [
+        statistics.median(buckets[i]) if i in buckets else None for i in range(max(buckets) + 1)
+    ]
 
 
 def summary(

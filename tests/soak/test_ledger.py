@@ -97,6 +97,12 @@ def test_percentile_and_trend() -> None:
 def test_series_takes_each_windows_median() -> None:
     samples = [Sample(at, rss, 0.0, 10, 0) for at, rss in [(5.0, 1), (6, 3), (7, 2), (9, 8)]]
     assert series(samples, "rss_kib", window=3.0) == [2.0, 8.0]  # [5, 8) and [8, 11)
+    assert series([*samples, Sample(15.0, 4, 0.0, 10, 0)], "rss_kib", window=3.0) == [
+        2.0,
+        8.0,
+        None,  # [11, 14): no sample
+        4.0,
+    ]
     assert series([], "rss_kib") == []
 
 
