@@ -14,6 +14,10 @@ umask 022
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 root=${AARDCHECK_P5_ROOT:-/var/lib/aardcheck-tests/podman5}
 log() { printf 'podman5-root: %s\n' "$*" >&2; }
+# The tree's path is this script's only output (callers take it with $(...)): everything
+# else - apt-get, debootstrap, pip - goes to stderr. On a fresh machine apt-get's
+# progress on stdout once became the "path" and the lane failed.
+exec 3>&1 1>&2
 
 if [[ $(id -u) -ne 0 ]]; then
     log "must run as root (debootstrap, chroot)"
@@ -47,7 +51,7 @@ stamp_text=$(printf '%s\n' "${packages[*]}" "$requirements" | sha256sum | cut -d
 if [[ -f $root/.aardcheck-stamp && $(<"$root/.aardcheck-stamp") == "$stamp_text" ]] \
     && [[ -x $root$venv/bin/python ]]; then
     log "$root is up to date"
-    printf '%s\n' "$root"
+    printf '%s\n' "$root" >&3
     exit 0
 fi
 
@@ -129,4 +133,4 @@ chmod -R a+rX "$root$venv"
 
 printf '%s\n' "$stamp_text" >"$root/.aardcheck-stamp"
 log "ready: $root"
-printf '%s\n' "$root"
+printf '%s\n' "$root" >&3
