@@ -47,9 +47,10 @@ def main() -> int:
         networks=4,
         members=3,
         seconds=args.minutes * 60,
-        # a bound, not the pace: podman 5 does ~2 actions a second, and the soak must
-        # last its minutes (a cap of one a second ended a 30-minute run after 17)
-        max_actions=int(args.minutes * 60 * 4),
+        # a bound, not the pace: the soak must last its minutes. podman 5 did ~2 actions
+        # a second on a long-used machine and ~5 on a fresh one, where a cap of 4 a
+        # second ended a 60-minute run (P8) after 50; a cap of 1 had ended one after 17
+        max_actions=int(args.minutes * 60 * 20),
         plant_every=30.0,
         recreate_every=90.0,
         sample_every=5.0,
