@@ -17,6 +17,7 @@ import enum
 import math
 import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -240,6 +241,40 @@ def _first_socket(url: str | None) -> str | None:
     return prestart()
 
 
+#: Commands that only read: when their body has written its output, the process ends
+#: without the interpreter's teardown (``exit_at_once``).
+EXITS_AT_ONCE = frozenset({"check", "lint"})
+
+
+def exit_at_once(code: object) -> None:
+    """End the process with ``code`` (as SystemExit would) without the interpreter's
+    teardown: after a check the garbage of every imported module and object is freed one
+    by one, 5-10 ms of a cold check that has already said everything (issue 12).
+
+    Only when the teardown has nothing left to do but free memory: the atexit handlers
+    run (a private API service is stopped there) and the output is flushed first, and
+    while a thread that is not a daemon still runs, the normal exit (which joins it) is
+    taken - this returns and the caller re-raises."""
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate()[1:]):
+        return
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:  # SystemExit's own rule: anything else is printed, and the status is 1
+        sys.stderr.write(f"{code}\n")
+        status = 1
+    import atexit
+
+    atexit._run_exitfuncs()  # the handlers os._exit would skip (a private service)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:  # as in ``run``: a reader that went away
+        status = 1
+    os._exit(status)
+
+
 def run(argv: Sequence[str]) -> None:
     """Run the command when argv is plain (never returns then); else return at once."""
     if not argv or argv[0] not in COMMANDS:
@@ -259,6 +294,10 @@ def run(argv: Sequence[str]) -> None:
     body: Callable[..., Any] = getattr(bodies, command.name)
     try:
         body(**params)
+    except SystemExit as done:
+        if command.name in EXITS_AT_ONCE:
+            exit_at_once(done.code)
+        raise
     except BrokenPipeError:
         # as click does: a reader that went away (``| head``) is exit 1, without a trace
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -173,3 +173,66 @@ def test_the_entry_point_sends_exactly_the_fast_commands_to_the_fast_front() -> 
     from aardcheck.__main__ import FAST_COMMANDS
 
     assert set(COMMANDS) == FAST_COMMANDS
+
+
+def _python(program: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", program, *argv],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def test_a_read_only_command_ends_without_the_teardown_but_runs_the_exit_handlers() -> None:
+    """``lint`` (as ``check``) skips the interpreter's teardown (issue 12): an object freed
+    only by the teardown says nothing, an atexit handler still runs and prints, the output
+    and the exit code are the ones the normal exit gives."""
+    files = [str(p) for p in sorted(FIXTURE.rglob("*")) if p.is_file() and "symlink" not in str(p)]
+    program = (
+        "import atexit, sys\n"
+        "class Torn:\n"
+        "    def __del__(self): sys.stderr.write('torn down\\n')\n"
+        "kept = Torn()\n"
+        "atexit.register(lambda: print('handler ran'))\n"
+        "from aardcheck.__main__ import main\n"
+        "main()\n"
+    )
+    fast = _python(program, "lint", *files)
+    normal = _python(program.replace("main()", "from aardcheck.cli.app import main; main()"),
+                     "lint", *files)  # fmt: skip
+    assert fast.stdout.splitlines()[-1] == "handler ran", fast
+    assert "torn down" not in fast.stderr
+    assert "torn down" in normal.stderr  # the probe object works: the teardown frees it
+    assert (fast.returncode, fast.stdout) == (normal.returncode, normal.stdout)
+    assert fast.returncode in (0, 1)
+
+
+def test_a_thread_still_running_gets_the_normal_exit() -> None:
+    program = (
+        "import threading, time\n"
+        "from aardcheck.cli.fast import exit_at_once\n"
+        "threading.Thread(target=lambda: (time.sleep(0.3), print('thread done'))).start()\n"
+        "exit_at_once(3)\n"
+        "print('returned', flush=True)\n"
+        "raise SystemExit(3)\n"
+    )
+    ran = _python(program)
+    assert ran.returncode == 3
+    assert ran.stdout.split() == ["returned", "thread", "done"]
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "stderr"), [(None, 0, ""), (4, 4, ""), ("why", 1, "why\n")]
+)
+def test_the_exit_status_follows_system_exit(code: object, status: int, stderr: str) -> None:
+    program = (
+        "import sys\n"
+        "from aardcheck.cli.fast import exit_at_once\n"
+        "sys.stdout.write('buffered')\n"
+        f"exit_at_once({code!r})\n"
+        "raise SystemExit('not reached')\n"
+    )
+    ran = _python(program)
+    assert (ran.returncode, ran.stdout, ran.stderr) == (status, "buffered", stderr)
