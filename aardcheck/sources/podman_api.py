@@ -45,6 +45,7 @@ from aardcheck.sources.private_service import (
     stop_private_service,
     take_prestarted,
 )
+from aardcheck.sources.proc import read_proc
 from aardcheck.sources.unix_http import HttpError, HttpReply, UnixHttp, reply_from_bytes
 
 _VANISHED_NETNS = re.compile(r"joining network namespace of container ([0-9a-f]{12})[0-9a-f]*")
@@ -66,7 +67,7 @@ def _explain(url: str, path: str, exc: Exception) -> str:
 
 def _process_exists(pid: int) -> bool:
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        stat = read_proc(pid, "stat").decode(errors="replace")
     except OSError:
         return False
     return not stat[stat.rindex(")") + 2 :].startswith(("Z", "X"))  # a zombie is gone too

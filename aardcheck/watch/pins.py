@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
+
+from aardcheck.sources.proc import read_proc
 
 
 def _cmdline(pid: int) -> str:
     try:
-        return (
-            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        )
+        return read_proc(pid, "cmdline").replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
 
@@ -37,7 +36,7 @@ def descendants(pid: int) -> list[int]:
             continue
         for task in tasks:
             try:
-                text = Path(f"/proc/{current}/task/{task}/children").read_text()
+                text = read_proc(current, f"task/{task}/children").decode()
             except OSError:
                 continue
             children = [int(c) for c in text.split()]
