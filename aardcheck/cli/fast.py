@@ -248,14 +248,15 @@ EXITS_AT_ONCE = frozenset({"check", "lint"})
 
 def exit_at_once(code: object) -> None:
     """End the process with ``code`` (as SystemExit would) without the interpreter's
-    teardown: after a check the garbage of every imported module and object is freed one
-    by one, 5-10 ms of a cold check that has already said everything (issue 12).
+    teardown: after a check every imported module and object is freed one by one, ~25 ms
+    of a cold check that has already said everything (issue 12, docs/benchmarks.md).
 
     Only when the teardown has nothing left to do but free memory: the atexit handlers
     run (a private API service is stopped there) and the output is flushed first, and
     while a thread that is not a daemon still runs, the normal exit (which joins it) is
     taken - this returns and the caller re-raises."""
-    if any(t.is_alive() and not t.daemon for t in threading.enumerate()[1:]):
+    main = threading.main_thread()
+    if any(t is not main and t.is_alive() and not t.daemon for t in threading.enumerate()):
         return
     if code is None:
         status = 0
