@@ -76,9 +76,9 @@ def _floors(section: Section, step: Step) -> None:
             note=f"{ms(s[PYTHON_START].median())} + {ms(s[PRIVATE_LISTINGS].median())}; "
             "no cold check with a private service can be below it",
         )
-        # On few cores, CPU is a floor too: a private service's start-up and the listing
-        # burn CPU that Python's imports compete with (issue 12: the 5x4 check sat on 2.0x
-        # with a wall floor of 1.24-1.40x).
+        # On few cores, CPU could be a floor too (a private service's start-up and the
+        # listing beside Python's imports); these rows say whether it is. On 2 cores it was
+        # not (runs Y-Z2 in docs/benchmarks.md): the check waits in order.
         section.figure(
             f"1-{step.label}-private-cpu-floor",
             f"{step.label}: CPU floor without a system socket, the CPU of `python -c pass` "
